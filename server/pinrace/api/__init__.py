@@ -1,0 +1,1 @@
+"""The web face: REST under /api, a websocket at /ws, the browser app at /."""

@@ -1,0 +1,1 @@
+"""The page-state engine: programs, states, transitions, and the memory models."""

@@ -1,0 +1,91 @@
+"""A state as people read it: page fields, pins × bias, flags by name, registers, buffers.
+
+Every face (CLI replay, REST, websocket, browser) shows this same dictionary, so the
+browser never computes page semantics itself.
+"""
+
+from __future__ import annotations
+
+from .machine import Machine
+from .state import State, Transition
+
+__all__ = ["describe", "page_view", "DEFAULT_BIAS"]
+
+DEFAULT_BIAS = 1024  # PAGE_PIN_BIAS in the thread, GUP_PIN_COUNTING_BIAS upstream
+
+
+def _bias(machine: Machine) -> int:
+    d = machine.program.meta.get("defines", {})
+    for name in ("PAGE_PIN_BIAS", "GUP_PIN_COUNTING_BIAS"):
+        if isinstance(d.get(name), int) and d[name] > 0:
+            return d[name]
+    return DEFAULT_BIAS
+
+
+def _flag_names(machine: Machine) -> dict[int, str]:
+    d = machine.program.meta.get("defines", {})
+    return {v: k for k, v in sorted(d.items()) if k.startswith("PG_") and isinstance(v, int) and 0 <= v < 64}
+
+
+def page_view(machine: Machine, mem: dict, name: str) -> dict:
+    """One struct page: `_refcount` split as pins × bias + references, flags by name."""
+    bias = _bias(machine)
+    ref = mem.get(f"{name}._refcount", 0)
+    mapc = mem.get(f"{name}._mapcount", -1)
+    flags = mem.get(f"{name}.flags", 0)
+    names = _flag_names(machine)
+    pins, refs = (divmod(ref, bias) if isinstance(ref, int) and ref >= 0 else (0, ref))
+    flag_list = []
+    if isinstance(flags, int):
+        for bit, fname in sorted(names.items()):
+            flag_list.append({"name": fname, "bit": bit, "set": bool(flags >> bit & 1)})
+    return {
+        "name": name,
+        "refcount": ref,
+        "bias": bias,
+        "pins": pins,
+        "references": refs,
+        # with references >= bias the bias check reports a pin that does not exist
+        "false_positive_zone": isinstance(refs, int) and refs >= bias,
+        "mapcount_raw": mapc,
+        "mapcount": mapc + 1 if isinstance(mapc, int) else mapc,
+        "flags_word": flags,
+        "flags": flag_list,
+        "pincount": mem.get(f"{name}._pincount", 0),
+    }
+
+
+def describe(machine: Machine, state: State, last: Transition | None = None) -> dict:
+    """Everything a viewer shows about `state`."""
+    from ..formats.diagram import step_label
+
+    mem = machine.memory(state)
+    cpus = []
+    for i, c in enumerate(state.cpus):
+        code = machine.program.threads[i].code
+        nxt = code[c.pc].origin.text if c.pc < len(code) else None
+        cpus.append({
+            "cpu": i,
+            "pc": c.pc,
+            "status": c.status,
+            "next": nxt,
+            "next_line": code[c.pc].origin.line if c.pc < len(code) else None,
+            "blocked": machine.blocked_reason(state, i),
+            "registers": machine.registers(state, i),
+            "rcu_depth": c.rcu,
+        })
+    structs = machine.program.meta.get("structs", [])
+    plain_mem = {k: v for k, v in mem.items() if "." not in k or k.split(".")[0] not in structs}
+    out = {
+        "model": machine.name,
+        "status": machine.status(state),
+        "cpus": cpus,
+        "memory": plain_mem,
+        "pages": [page_view(machine, mem, s) for s in structs],
+        "enabled": [t.token() for t in machine.enabled(state)],
+    }
+    if hasattr(machine, "buffers"):
+        out["buffers"] = [[{"location": loc, "value": v} for loc, v in b] for b in machine.buffers(state)]
+    if last is not None:
+        out["last"] = {"step": last.token(), "label": step_label(machine, last)}
+    return out

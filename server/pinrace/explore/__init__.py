@@ -1,0 +1,1 @@
+"""Explore every schedule of a scenario under a model: outcomes, verdicts, counterexamples."""

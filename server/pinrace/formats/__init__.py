@@ -1,0 +1,1 @@
+"""Formats: herd7's text, schedules, JSON results (and later links, email blocks, diagrams)."""

@@ -1,0 +1,81 @@
+"""The built-in protocol library (protocols/*.litmus) and the page API prelude."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .engine.ir import Program
+from .errors import PinraceError
+
+__all__ = ["protocols_dir", "prelude", "Builtin", "builtins", "find", "load_program", "LibraryError"]
+
+_DESC = re.compile(r"^\s*\*?\s*(Description|Summary):\s*(.+)$", re.M)
+
+
+class LibraryError(PinraceError):
+    code = "unknown-protocol"
+
+
+def protocols_dir() -> Path:
+    env = os.environ.get("PINRACE_PROTOCOLS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "protocols"
+
+
+@lru_cache(maxsize=1)
+def prelude() -> str:
+    """The page API, written in pinrace's own language (protocols/prelude.h)."""
+    p = protocols_dir() / "prelude.h"
+    return p.read_text() if p.exists() else ""
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str  # file stem, e.g. "bias-barrier-posted"
+    path: Path
+    description: str
+
+    @property
+    def source(self) -> str:
+        return self.path.read_text()
+
+
+def builtins() -> list[Builtin]:
+    d = protocols_dir()
+    out = []
+    for p in sorted(d.glob("*.litmus")):
+        text = p.read_text()
+        m = _DESC.search(text)
+        out.append(Builtin(p.stem, p, m.group(2).strip() if m else ""))
+    return out
+
+
+def find(name: str) -> Builtin:
+    for b in builtins():
+        if b.name == name:
+            return b
+    names = ", ".join(b.name for b in builtins())
+    raise LibraryError(f"no built-in protocol '{name}' (built-ins: {names})")
+
+
+def load_program(source: str, loop_bound: int | None = None) -> Program:
+    """Compile scenario text with the page prelude available."""
+    from .lang.compile import compile_source
+
+    return compile_source(source, loop_bound=loop_bound, prelude=prelude() or None)
+
+
+def resolve_source(arg: str) -> tuple[str, str]:
+    """(label, text) for a file path or a built-in protocol name."""
+    p = Path(arg)
+    if p.exists():
+        return str(p), p.read_text()
+    try:
+        b = find(arg)
+    except LibraryError:
+        raise LibraryError(f"'{arg}' is neither a file nor a built-in protocol "
+                           f"(see `pinrace protocols`)") from None
+    return b.name, b.source
