@@ -62,12 +62,15 @@ def explore(machine: Machine, budget: Budget | None = None,
     n = 0
     while queue:
         n += 1
-        if n % 2048 == 0:
+        if n % 1024 == 0:
             incomplete = budget.exceeded(len(parents))
             if incomplete:
                 break
             if progress:
                 progress(Progress(len(parents), len(finals), bad, time.monotonic() - t0))
+        if len(parents) > budget.max_states:
+            incomplete = "states"
+            break
         s = queue.popleft()
         moves = machine.enabled(s)
         if not moves:
