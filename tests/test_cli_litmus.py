@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 from conftest import GOLDEN
-
 from pinrace.cli import main
 
 SB = str(GOLDEN / "sc" / "SB.litmus")
@@ -46,9 +45,9 @@ def test_state_budget_reports_incomplete(capsys):
 
 
 def test_the_cli_does_not_import_the_web_stack():
-    code = ("import sys; from pinrace.cli import main; main(['litmus', %r]); "
+    code = (f"import sys; from pinrace.cli import main; main(['litmus', {SB!r}]); "
             "bad = [m for m in ('fastapi', 'uvicorn', 'starlette', 'pydantic') if m in sys.modules]; "
-            "sys.exit(3 if bad else 0)") % SB
+            "sys.exit(3 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import GOLDEN
 
+from conftest import GOLDEN
 from pinrace.explore.run import check
 from pinrace.formats.herd import herd_text
 from pinrace.library import load_program

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import GOLDEN
 
+from conftest import GOLDEN
 from pinrace.engine.models import make_model
 from pinrace.engine.state import Transition
 from pinrace.errors import ScheduleError

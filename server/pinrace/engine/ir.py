@@ -8,9 +8,8 @@ Every model (sc, tso, lkmm) interprets these same instructions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
-Value = Union[int, str]  # an int, or a pointer: the name of the location it points to
+Value = int | str  # an int, or a pointer: the name of the location it points to
 
 # ---- expressions ----------------------------------------------------------------
 
@@ -28,24 +27,24 @@ class Reg:
 @dataclass(frozen=True, slots=True)
 class Bin:
     op: str  # + - * / % << >> & | ^ && || == != < <= > >= &~
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Un:
     op: str  # ! ~ -
-    arg: "Expr"
+    arg: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Ite:
-    cond: "Expr"
-    then: "Expr"
-    other: "Expr"
+    cond: Expr
+    then: Expr
+    other: Expr
 
 
-Expr = Union[Const, Reg, Bin, Un, Ite]
+Expr = Const | Reg | Bin | Un | Ite
 
 # ---- ordering tags (linux-kernel.bell) --------------------------------------------
 
@@ -181,7 +180,7 @@ class Jump:
     back: bool = False
 
 
-Instr = Union[Local, Load, Store, Rmw, Fence, Lock, Unlock, TryLock, IsLocked, SyncSrcu, Branch, Jump]
+Instr = Local | Load | Store | Rmw | Fence | Lock | Unlock | TryLock | IsLocked | SyncSrcu | Branch | Jump
 MEMORY_INSTRS = (Load, Store, Rmw, Lock, Unlock, TryLock, IsLocked, SyncSrcu)
 CONTROL_INSTRS = (Local, Branch, Jump)
 

@@ -27,7 +27,7 @@ from .ir import (
 )
 from .state import DONE, LOOP_BOUND, RUNNING, CpuState, State, Transition
 
-__all__ = ["Machine", "RuntimeFault"]
+__all__ = ["Machine", "RuntimeFault", "access", "independent", "futures", "conflicts_with_future"]
 
 
 class RuntimeFault(SourceError):
@@ -40,7 +40,7 @@ class RuntimeFault(SourceError):
 class _ThreadCode:
     """A thread's instructions with register slots and compiled expressions."""
 
-    def __init__(self, machine: "Machine", thread, init_regs: dict):
+    def __init__(self, machine: Machine, thread, init_regs: dict):
         self.thread = thread
         names = list(thread.registers)
         for ins in thread.code:
@@ -78,6 +78,7 @@ class Machine:
     """Shared semantics of the operational models; subclasses are sc and tso."""
 
     name = "abstract"
+    buffered_stores = False  # tso: plain stores go to a private buffer, flushed later
 
     def __init__(self, program: Program):
         self.program = program
@@ -311,7 +312,7 @@ class Machine:
         return {n: state.cpus[cpu].regs[tc.slots[n]] for n in names}
 
     def memory(self, state: State) -> dict:
-        return dict(zip(self.locations, state.mem))
+        return dict(zip(self.locations, state.mem, strict=True))
 
     def final_memory(self, state: State) -> dict:
         """Memory once every buffered store has reached it."""
@@ -339,3 +340,123 @@ def _rmw(ins: Rmw, old, ops: list):
     if k == "op_return":
         return new, new
     return old, new  # fetch_op and op (whose return value is unused)
+
+
+# ---- independence (for partial-order reduction) -------------------------------------------
+
+_COMMUTING = {"+": "add", "-": "add", "|": "or", "&~": "andnot", "&": "and", "^": "xor"}
+
+
+def access(machine: Machine, state: State, t: Transition):
+    """What a transition touches in shared state: (kind, key) pairs.
+
+    kind is "r" (reads), "w" (writes), or the class of an update that commutes with
+    others of its class ("add", "or", ... for non-returning atomics; "nest" for entering
+    and leaving RCU/SRCU read-side sections; "buf" for store-buffer occupancy under tso).
+    A CPU's registers and position are private and never listed.
+    """
+    if t.op is None:  # a tso flush writes the oldest buffered location
+        loc = state.buffers[t.cpu][0][0]
+        return (("w", loc), ("buf", "$buffers"))
+    c = state.cpus[t.cpu]
+    ins = machine.program.threads[t.cpu].code[c.pc]
+    tc = machine.threads[t.cpu]
+    T = type(ins)
+    if T is Fence:
+        if ins.tag in ("rcu-lock", "rcu-unlock"):
+            return (("nest", "$rcu"),)
+        if ins.tag == "sync-rcu":
+            return (("r", "$rcu"), ("r", "$buffers"))
+        return ()
+    if T is SyncSrcu:
+        return (("r", "$srcu"), ("r", "$buffers"))
+    loc = machine._addr(tc, c.pc, c.regs, ins)
+    out: list = []
+    if getattr(ins, "tag", None) in ("srcu-lock", "srcu-unlock"):
+        out.append(("nest", "$srcu"))
+    if T is Load or T is IsLocked:
+        out.append(("r", loc))
+    elif T is Store or T is Unlock:
+        out.append(("buf", "$buffers") if machine.buffered_stores else ("w", loc))
+    elif T is Rmw and ins.kind == "op" and ins.await_ is None and ins.op in _COMMUTING:
+        out.append((_COMMUTING[ins.op], loc))
+    else:
+        out += [("r", loc), ("w", loc)]
+    return tuple(out)
+
+
+def independent(a_access, b_access) -> bool:
+    """Two transitions of different CPUs commute and cannot enable or disable each other."""
+    for ka, la in a_access:
+        for kb, lb in b_access:
+            if la != lb:
+                continue
+            if ka == "r" and kb == "r":
+                continue
+            if ka == kb and ka not in ("r", "w"):
+                continue  # e.g. two atomic_add()s: the sum is the same either way
+            return False
+    return True
+
+
+def futures(machine: Machine) -> list[list[frozenset]]:
+    """For each CPU and position, every (kind, location) it may still touch from there on.
+
+    Over-approximate: a location computed at run time is "*", which conflicts with all.
+    Used to find a transition no other CPU can ever interfere with (a persistent set).
+    """
+    out = []
+    for th in machine.program.threads:
+        code = th.code
+        n = len(code)
+        own = []
+        for ins in code:
+            T = type(ins)
+            if T in (Local, Branch, Jump) or (T is Fence and ins.tag not in ("rcu-lock", "rcu-unlock", "sync-rcu")):
+                own.append(frozenset())
+                continue
+            if T is Fence:
+                sync = {("r", "$rcu"), ("r", "$buffers")}
+                own.append(frozenset({("nest", "$rcu")} if ins.tag != "sync-rcu" else sync))
+                continue
+            if T is SyncSrcu:
+                own.append(frozenset({("r", "$srcu"), ("r", "$buffers")}))
+                continue
+            a = getattr(ins, "addr", None)
+            loc = machine.loc_index.get(a.value, "*") if type(a).__name__ == "Const" else "*"
+            acc = {("r", loc), ("w", loc), ("nest", "$srcu"), ("buf", "$buffers")}
+            own.append(frozenset(acc))
+        # reachability over the control-flow graph, iterated to a fixpoint for loops
+        fut = [frozenset()] * (n + 1)
+        changed = True
+        while changed:
+            changed = False
+            for pc in range(n - 1, -1, -1):
+                ins = code[pc]
+                succ = []
+                if type(ins) is Jump:
+                    succ = [ins.target]
+                elif type(ins) is Branch:
+                    succ = [pc + 1, ins.target]
+                else:
+                    succ = [pc + 1]
+                f = own[pc].union(*(fut[min(s, n)] for s in succ))
+                if f != fut[pc]:
+                    fut[pc] = f
+                    changed = True
+        out.append(fut)
+    return out
+
+
+def conflicts_with_future(acc, future: frozenset) -> bool:
+    """Whether a transition's access may conflict with anything in another CPU's future."""
+    for ka, la in acc:
+        for kb, lb in future:
+            if la != lb and lb != "*" and la != "*":
+                continue
+            if ka == "r" and kb == "r":
+                continue
+            if ka == kb and ka not in ("r", "w"):
+                continue
+            return True
+    return False

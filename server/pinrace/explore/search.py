@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from ..engine.condition import holds
-from ..engine.machine import Machine
+from ..engine.machine import Machine, access, conflicts_with_future, futures, independent
 from ..engine.state import DONE, State, Transition
 from .budget import Budget, Progress
 from .outcome import FinalState, Result
@@ -47,33 +47,48 @@ def schedule_to(parents: dict, state: State) -> list[Transition]:
 
 
 def explore(machine: Machine, budget: Budget | None = None,
-            progress: Callable[[Progress], None] | None = None) -> Result:
-    """All final states of `machine`'s program, with one shortest schedule each."""
+            progress: Callable[[Progress], None] | None = None, reduce: bool = True) -> Result:
+    """All final states of `machine`'s program, with one schedule each.
+
+    With `reduce`, sleep sets skip interleavings that only reorder independent
+    transitions (Godefroid's stateful sleep sets: a state revisited with a smaller sleep
+    set explores just the transitions it slept through before), which preserves every
+    reachable final state.  Without it, every interleaving is tried: the reference the
+    tests compare against.
+    """
     budget = budget or Budget()
     prog = machine.program
     t0 = time.monotonic()
     init = machine.initial()
+    empty: frozenset = frozenset()
+    fut = futures(machine) if reduce else None
     parents: dict = {init: None}
-    queue = deque([init])
+    slept: dict = {init: empty}  # the sleep set each state was explored with
+    queue: deque = deque([(init, empty, None)])
     finals: dict = {}
     stuck: dict = {}
     incomplete = None
     bad = 0
     n = 0
+    last_report = t0
     while queue:
         n += 1
-        if n % 1024 == 0:
+        if n % 256 == 0:
             incomplete = budget.exceeded(len(parents))
             if incomplete:
                 break
-            if progress:
-                progress(Progress(len(parents), len(finals), bad, time.monotonic() - t0))
+            now = time.monotonic()
+            if progress and now - last_report >= 0.25:
+                last_report = now
+                progress(Progress(len(parents), len(finals), bad, now - t0))
         if len(parents) > budget.max_states:
             incomplete = "states"
             break
-        s = queue.popleft()
+        s, sleep, only = queue.popleft()
         moves = machine.enabled(s)
         if not moves:
+            if only is not None:
+                continue
             status = machine.status(s)
             values = observe(machine, s)
             key = (tuple(values.items()), status)
@@ -87,12 +102,32 @@ def explore(machine: Machine, budget: Budget | None = None,
             bad += sat
             table[key] = FinalState(values, status, schedule_to(parents, s), 1, sat)
             continue
-        for t in moves:
+        todo = [t for t in moves if t not in sleep] if only is None else [t for t in moves if t in only]
+        if reduce:
+            acc = {t: access(machine, s, t) for t in moves}
+            if only is None and len(todo) > 1:
+                lone = _persistent(machine, s, todo, acc, fut)
+                if lone is not None:
+                    todo = [lone]
+        done: list = []
+        for t in todo:
             s2 = machine.step(s, t)
-            if s2 not in parents:
+            if reduce:
+                z2 = frozenset(u for u in (*sleep, *done) if u.cpu != t.cpu and u in acc
+                               and independent(acc[u], acc[t]))
+            else:
+                z2 = empty
+            done.append(t)
+            old = slept.get(s2)
+            if old is None:
                 parents[s2] = (s, t)
-                queue.append(s2)
-    result = Result(
+                slept[s2] = z2
+                queue.append((s2, z2, None))
+            elif not old <= z2:
+                # reached again with fewer transitions asleep: run those it skipped before
+                slept[s2] = old & z2
+                queue.append((s2, old & z2, old - z2))
+    return Result(
         model=machine.name,
         name=prog.name,
         finals=sorted(finals.values(), key=lambda f: _sort_key(f.values)),
@@ -102,7 +137,25 @@ def explore(machine: Machine, budget: Budget | None = None,
         incomplete=incomplete,
         quantifier=prog.condition.quantifier if prog.condition else "exists",
     )
-    return result
+
+
+def _persistent(machine: Machine, s: State, todo: list, acc: dict, fut) -> Transition | None:
+    """A transition that no other CPU can ever interfere with from here: exploring it alone
+    loses no final state (a persistent set of size one; the state graph is acyclic)."""
+    for t in todo:
+        clash = False
+        for j, c in enumerate(s.cpus):
+            if j == t.cpu:
+                continue
+            other = fut[j][c.pc] if c.status == "running" else frozenset()
+            if s.buffers and s.buffers[j]:
+                other = other | {("w", loc) for loc, _ in s.buffers[j]} | {("buf", "$buffers")}
+            if conflicts_with_future(acc[t], other):
+                clash = True
+                break
+        if not clash:
+            return t
+    return None
 
 
 def _sort_key(values: dict) -> tuple:

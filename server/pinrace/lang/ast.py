@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from lark import Tree
 
-Value = Union[int, str]  # an int, or a pointer: the name of the location it points to
+Value = int | str  # an int, or a pointer: the name of the location it points to
 
 
 @dataclass(frozen=True)
@@ -62,17 +61,17 @@ class PAtom:
 
 @dataclass(frozen=True)
 class PNot:
-    arg: "Prop"
+    arg: Prop
 
 
 @dataclass(frozen=True)
 class PAnd:
-    args: tuple["Prop", ...]
+    args: tuple[Prop, ...]
 
 
 @dataclass(frozen=True)
 class POr:
-    args: tuple["Prop", ...]
+    args: tuple[Prop, ...]
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class PConst:
     value: bool
 
 
-Prop = Union[PAtom, PNot, PAnd, POr, PConst]
+Prop = PAtom | PNot | PAnd | POr | PConst
 
 
 @dataclass

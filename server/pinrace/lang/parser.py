@@ -166,8 +166,9 @@ class _Builder:
         for decl in block.children:
             if not isinstance(decl, Tree) or decl.data != "init_decl":
                 continue
-            types = tuple(self.typename(c) for c in decl.children if isinstance(c, Tree) and c.data in ("typespec", "struct_type"))
-            lhs = next(c for c in decl.children if isinstance(c, Tree) and c.data in ("init_name", "init_field", "init_reg"))
+            kids = [c for c in decl.children if isinstance(c, Tree)]
+            types = tuple(self.typename(c) for c in kids if c.data in ("typespec", "struct_type"))
+            lhs = next(c for c in kids if c.data in ("init_name", "init_field", "init_reg"))
             rest = [c for c in decl.children if isinstance(c, Tree) and c.data in ("init_val", "init_struct")]
             if lhs.data == "init_name":
                 target = str(lhs.children[0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...errors import SourceError
-from ..ir import Fence, Lock, Rmw, Store, SyncSrcu, TryLock
+from ..ir import Fence, Lock, Rmw, SyncSrcu, TryLock
 from ..machine import Machine
 from ..state import State, Transition
 
@@ -18,6 +18,7 @@ class TSO(Machine):
     """Each CPU's stores wait in its store buffer until a flush, a transition of its own."""
 
     name = "tso"
+    buffered_stores = True
 
     def is_local(self, ins) -> bool:
         if isinstance(ins, Fence) and ins.tag in _DRAINING_FENCES:
