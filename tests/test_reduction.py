@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import GOLDEN, ROOT
 from pinrace.engine.models import make_model
+from pinrace.explore.budget import Budget
 from pinrace.explore.search import explore
 from pinrace.library import load_program
 
@@ -20,9 +21,14 @@ def _ends(result) -> set:
     return {(tuple(f.values.items()), f.status, f.satisfies) for f in result.finals + result.stuck}
 
 
-def _agree(prog, model: str) -> tuple[int, int]:
-    plain = explore(make_model(model, prog), reduce=False)
+def _agree(prog, model: str, cap: int | None = None) -> tuple[int, int]:
+    budget = Budget(max_states=cap) if cap else None
+    plain = explore(make_model(model, prog), budget, reduce=False)
+    if cap:
+        assume(not plain.incomplete)  # a cut-short plain search is no reference
+    assert not plain.incomplete
     reduced = explore(make_model(model, prog), reduce=True)
+    assert not reduced.incomplete
     assert _ends(reduced) == _ends(plain)
     assert reduced.observation == plain.observation
     assert reduced.states <= plain.states
@@ -57,3 +63,30 @@ def programs(draw):
 @given(programs(), st.sampled_from(["sc", "tso"]))
 def test_reduction_is_exact_on_random_programs(src: str, model: str):
     _agree(load_program(src), model)
+
+
+@settings(max_examples=40, deadline=None)
+@given(programs(), st.integers(1, 2), st.sampled_from(["sc", "tso"]))
+def test_symmetry_is_exact_when_threads_repeat(src: str, copies: int, model: str):
+    # repeat P0's body `copies` times: those CPUs are interchangeable
+    lines = src.splitlines()
+    p0 = next(line for line in lines if line.startswith("P0("))
+    extra = [p0.replace("P0(", f"P{100 + i}(") for i in range(copies)]
+    rest = [line for line in lines if line.startswith("P") and not line.startswith("P0(")]
+    threads = [p0, *extra, *rest]
+    renumbered = [t.replace(t[: t.index("(")], f"P{i}", 1) for i, t in enumerate(threads)]
+    text = "\n".join([lines[0], lines[1], *renumbered, "locations [x; y]", "exists (x=1)"])
+    _agree(load_program(text), model, cap=100_000)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("model", ["sc", "tso"])
+def test_scaled_pin_scenarios_agree(k: int, model: str):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from scaled import scaled_source
+
+    plain, reduced = _agree(load_program(scaled_source(k)), model)
+    if k == 3:
+        assert reduced * 1.5 < plain  # two identical pinners: symmetry at least
