@@ -1,0 +1,178 @@
+"""One candidate's event structure: paths joined, init writes added, static relations of the .bell."""
+
+from __future__ import annotations
+
+from .paths import Ev
+from .relations import bits, diff, ident, inter, is_empty, restrict, seq, union
+
+__all__ = ["Structure"]
+
+
+class Structure:
+    """The events of one choice of thread paths and every relation not depending on rf/co."""
+
+    def __init__(self, combo, locations):
+        evs: list[Ev] = []
+        self.iw = {}
+        for loc, v in locations.items():
+            self.iw[loc] = len(evs)
+            evs.append(Ev("W", loc, v, frozenset(("IW",)), None, -1))
+        offsets = []
+        for p in combo:
+            offsets.append(len(evs))
+            evs.extend(p.events)
+        n = self.n = len(evs)
+        self.events = evs
+        self.combo = combo
+        self.offsets = offsets
+
+        def of(pred) -> int:
+            m = 0
+            for i, e in enumerate(evs):
+                if pred(e):
+                    m |= 1 << i
+            return m
+
+        def tag(t) -> int:
+            return of(lambda e: t in e.tags)
+
+        full = (1 << n) - 1
+        self.full = full
+        self.R = of(lambda e: e.kind == "R")
+        self.W = of(lambda e: e.kind == "W")
+        self.M = self.R | self.W
+        self.IW = tag("IW")
+        self.RMWset = tag("RMW")
+        self.LKR, self.LKW, self.UL = tag("LKR"), tag("LKW"), tag("UL")
+        self.LF = tag("LF") | tag("RL")
+        self.RU = tag("RU")
+        self.SrcuLock, self.SrcuUnlock, self.SyncSrcu = tag("srcu-lock"), tag("srcu-unlock"), tag("sync-srcu")
+        self.SyncRcu = tag("sync-rcu")
+        self.lockish = self.LKR | self.LKW | self.UL | self.LF | self.RU
+
+        # po, int, loc
+        po = [0] * n
+        same = [0] * n
+        for t, p in enumerate(combo):
+            base = offsets[t]
+            k = len(p.events)
+            allm = ((1 << k) - 1) << base
+            for i in range(k):
+                po[base + i] = ((1 << k) - 1 - ((1 << (i + 1)) - 1)) << base
+                same[base + i] = allm
+        for i in range(len(locations)):
+            same[i] = 1 << i
+        self.po = po
+        self.int_ = same
+        self.ext = [full & ~x for x in same]
+        byloc: dict = {}
+        for i, e in enumerate(evs):
+            if e.loc is not None:
+                byloc[e.loc] = byloc.get(e.loc, 0) | (1 << i)
+        self.byloc = byloc
+        self.loc = [byloc[e.loc] if e.loc is not None else 0 for e in evs]
+        self.po_loc = inter(po, self.loc)
+
+        # rmw, dependencies (the .bell's, before carry-dep)
+        rmw = [0] * n
+        addr, data, ctrl = [0] * n, [0] * n, [0] * n
+        for t, p in enumerate(combo):
+            base = offsets[t]
+            for a, b in p.rmw:
+                rmw[base + a] |= 1 << (base + b)
+            for i in range(len(p.events)):
+                for src, rel in ((p.addr[i], addr), (p.data[i], data), (p.ctrl[i], ctrl)):
+                    for j in bits(src):
+                        rel[base + j] |= 1 << (base + i)
+        self.rmw = rmw
+        self.addr0, self.data0, self.ctrl0 = addr, data, ctrl
+        rmw_ends = 0
+        for i, x in enumerate(rmw):
+            if x:
+                rmw_ends |= (1 << i) | x
+        failed = self.RMWset & ~rmw_ends
+        self.Acquire = (tag("ACQUIRE") & ~self.W & ~failed) | self.LKR
+        self.Release = (tag("RELEASE") & ~self.R & ~failed) | self.UL
+        self.Mb = tag("MB") & ~failed
+        self.Noreturn = tag("NORETURN") & ~self.W
+        self.R4rmb = self.R & ~self.Noreturn
+        self.Marked = (full & ~self.M) | self.IW | tag("ONCE") | tag("RELEASE") | tag("ACQUIRE") | tag("MB") \
+            | self.RMWset | self.lockish | self.SrcuLock | self.SrcuUnlock
+        self.Plain = self.M & ~self.Marked
+        M = self.M
+
+        def fencerel(s: int):
+            return seq(restrict(po, full, s), po)
+
+        self.fencerel = fencerel
+        self.rmb = restrict(fencerel(tag("rmb")), self.R4rmb, self.R4rmb)
+        self.wmb = restrict(fencerel(tag("wmb")), self.W, self.W)
+        po_opt = [x | (1 << i) for i, x in enumerate(po)]
+        self.po_opt = po_opt
+        mb = union(
+            restrict(fencerel(self.Mb), M, M),
+            restrict(po, M, self.Mb & self.R),
+            restrict(po, self.Mb & self.W, M),
+            seq(restrict(fencerel(tag("before-atomic")), M, self.RMWset), restrict(po_opt, full, M)),
+            seq(restrict(po_opt, M, self.RMWset), restrict(fencerel(tag("after-atomic")), full, M)),
+            seq(restrict(po_opt, M, self.LKW), restrict(fencerel(tag("after-spinlock")), full, M)),
+            seq(restrict(po_opt, M, self.SrcuUnlock), restrict(fencerel(tag("after-srcu-read-unlock")), full, M)),
+        )
+        self.mb_static = mb
+        self.aul_po = restrict(seq(ident(n, tag("after-unlock-lock")), po), full, M)
+        self.gp = seq(restrict(po, full, self.SyncRcu | self.SyncSrcu), po_opt)
+        self.acq_po = restrict(po, self.Acquire, M)
+        self.po_rel = restrict(po, M, self.Release)
+        self.has_rcu = bool(self.SyncRcu | self.SyncSrcu)
+        self.has_plain = bool(self.Plain)
+        self.rcu_rscs = self._rcu_rscs(tag("rcu-lock"), tag("rcu-unlock"))
+        self.rejected = self._lock_checks()
+        if self.has_plain:
+            bar = tag("barrier") | tag("rmb") | tag("wmb") | self.Mb | self.SyncRcu | self.SyncSrcu \
+                | tag("before-atomic") | tag("after-atomic") | self.Acquire | self.Release | tag("rcu-lock") \
+                | tag("rcu-unlock") | self.SrcuLock | self.SrcuUnlock
+            barrier = union(fencerel(bar), restrict(po, full, self.Release), restrict(po, self.Acquire, full))
+            pl = diff(self.po_loc, barrier)
+            pw = self.Plain & self.W
+            self.mixed = not is_empty(union(restrict(pl, pw, self.Marked), restrict(pl, self.Marked, pw)))
+        else:
+            self.mixed = False
+
+    def _rcu_rscs(self, locks: int, unlocks: int) -> list[int]:
+        rel = [0] * self.n
+        for t in range(len(self.combo)):
+            stack = []
+            base = self.offsets[t]
+            for i in range(base, base + len(self.combo[t].events)):
+                if (locks >> i) & 1:
+                    stack.append(i)
+                elif (unlocks >> i) & 1 and stack:
+                    rel[stack.pop()] |= 1 << i
+        return rel
+
+    def _lock_checks(self) -> str | None:
+        """lock.cat's static checks: lock-nest and nested-is-locked; None when they pass."""
+        if not (self.LKW | self.RU):
+            return None
+        pl = self.po_loc
+        through_ul = seq(restrict(pl, self.full, self.UL), pl)
+        if not is_empty(diff(restrict(pl, self.LKW, self.LKR), through_ul)):
+            return "lock-nest"
+        if not is_empty(diff(restrict(pl, self.LKW, self.RU), through_ul)):
+            return "nested-is-locked"
+        return None
+
+    def critical(self) -> list[int]:
+        """LKW -> its matching UL: ([LKW] ; po-loc ; [UL]) \\ (po-loc ; [LKW | UL] ; po-loc)."""
+        pl = self.po_loc
+        between = seq(restrict(pl, self.full, self.LKW | self.UL), pl)
+        return diff(restrict(pl, self.LKW, self.UL), between)
+
+    def srcu_rscs(self, rf: list[int]) -> list[int]:
+        if not self.SrcuLock:
+            return [0] * self.n
+        from .relations import star
+
+        carry = star(seq(restrict(self.data0, self.full, self.full & ~self.SrcuUnlock), rf))
+        r = restrict(seq(carry, self.data0), self.SrcuLock, self.SrcuUnlock)
+        return inter(r, self.loc)

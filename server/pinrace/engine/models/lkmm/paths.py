@@ -1,0 +1,325 @@
+"""Per-thread control-flow paths by symbolic execution: events, po, rmw and dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ....errors import Unsupported
+from ...expr import EvalError, apply_op, evaluate, registers_of, truth
+from ...ir import Branch, Fence, IsLocked, Jump, Load, Local, Lock, Rmw, Store, SyncSrcu, TryLock, Unlock
+
+__all__ = ["Ev", "Path", "thread_paths", "value_domains", "LOCK_TAGS"]
+
+LOCK_TAGS = frozenset(("LKR", "LKW", "UL", "LF", "RL", "RU"))
+MAX_DOMAIN = 4096
+
+
+@dataclass(slots=True)
+class Ev:
+    """One event of a path: kind R, W, F (fence) or S (synchronize_srcu, has a location)."""
+
+    kind: str
+    loc: str | None
+    value: object
+    tags: frozenset
+    origin: object = None
+    tid: int = -1
+    prov: frozenset = frozenset()  # for the value fixpoint: the reads this written value was computed from
+
+
+@dataclass
+class Path:
+    events: list[Ev] = field(default_factory=list)
+    rmw: list[tuple[int, int]] = field(default_factory=list)
+    addr: list[int] = field(default_factory=list)  # per event: bitmask of local reads it address-depends on
+    data: list[int] = field(default_factory=list)
+    ctrl: list[int] = field(default_factory=list)
+    regs: dict = field(default_factory=dict)
+    # set when the path reaches something not modelled (an integer address, a division by zero):
+    # the events are the prefix before it, and the error is raised only if an allowed execution has it
+    error: Exception | None = None
+
+
+def _unsupported(reason: str, ins, program) -> Unsupported:
+    o = getattr(ins, "origin", None)
+    return Unsupported(reason, getattr(o, "line", 0), getattr(o, "column", 0), program.source or None)
+
+
+class _Walker:
+    def __init__(self, program, thread, domains, track=False, budget=None):
+        self.track = track
+        self.budget = budget
+        self.work = 0
+        self.program = program
+        self.thread = thread
+        self.domains = domains
+        self.bound = program.loop_bound
+        self.paths: list[Path] = []
+        self.cut = 0
+
+    def run(self) -> list[Path]:
+        regs = {name: v for (t, name), v in self.program.init_regs.items() if t == self.thread.index}
+        self._go(0, regs, {}, 0, Path(), 0, {})
+        return self.paths
+
+    def _loc(self, ins, regs):
+        try:
+            a = evaluate(ins.addr, regs)
+        except EvalError as e:
+            raise _unsupported(f"lkmm: address of '{ins.origin.text}': {e.reason}", ins, self.program) from None
+        if not isinstance(a, str):
+            raise _unsupported(f"lkmm: '{ins.origin.text}' accesses the integer address {a}: "
+                               "only named locations are modelled", ins, self.program)
+        return a
+
+    @staticmethod
+    def _dep(expr, deps) -> int:
+        m = 0
+        for r in registers_of(expr):
+            m |= deps.get(r, 0)
+        return m
+
+    @staticmethod
+    def _emit(p: Path, ev: Ev, ctrl: int, addr: int = 0, data: int = 0) -> int:
+        p.events.append(ev)
+        p.addr.append(addr)
+        p.data.append(data)
+        p.ctrl.append(ctrl)
+        return len(p.events) - 1
+
+    def _fork(self, p: Path) -> Path:
+        return Path(list(p.events), list(p.rmw), list(p.addr), list(p.data), list(p.ctrl))
+
+    def _prov(self, expr, prov) -> frozenset:
+        out = frozenset()
+        for r in registers_of(expr):
+            out |= prov.get(r, frozenset())
+        return out
+
+    def _go(self, pc, regs, deps, ctrl, p: Path, backs, prov):
+        code = self.thread.code
+        tid = self.thread.index
+        prog = self.program
+        while pc < len(code):
+            self.work += 1
+            if self.budget is not None and self.work % 1024 == 0:
+                self.budget.enforce()  # loops unrolled to the bound can make paths exponential
+            ins = code[pc]
+            t = type(ins)
+            try:
+                if t is Local:
+                    regs[ins.dst] = evaluate(ins.expr, regs)
+                    deps[ins.dst] = self._dep(ins.expr, deps)
+                    if self.track:
+                        prov[ins.dst] = self._prov(ins.expr, prov)
+                    pc += 1
+                elif t is Branch:
+                    ctrl |= self._dep(ins.cond, deps)
+                    if truth(evaluate(ins.cond, regs)):
+                        pc += 1
+                    else:
+                        if ins.back:
+                            backs += 1
+                            if backs > self.bound:
+                                self.cut += 1
+                                return
+                        pc = ins.target
+                elif t is Jump:
+                    if ins.back:
+                        backs += 1
+                        if backs > self.bound:
+                            self.cut += 1
+                            return
+                    pc = ins.target
+                elif t is Fence:
+                    self._emit(p, Ev("F", None, None, frozenset((ins.tag,)), ins.origin, tid), ctrl)
+                    pc += 1
+                elif t is Store:
+                    loc = self._loc(ins, regs)
+                    v = evaluate(ins.value, regs)
+                    pv = self._prov(ins.value, prov) if self.track else frozenset()
+                    self._emit(p, Ev("W", loc, v, frozenset((ins.tag,)), ins.origin, tid, pv), ctrl,
+                               self._dep(ins.addr, deps), self._dep(ins.value, deps))
+                    pc += 1
+                elif t is Load:
+                    loc = self._loc(ins, regs)
+                    ad = self._dep(ins.addr, deps)
+                    me = (tid, len(p.events))
+                    for v, pv in self._values(loc, me):
+                        if ins.await_ is not None and not truth(evaluate(ins.await_, {"$v": v})):
+                            continue
+                        q = self._fork(p)
+                        i = self._emit(q, Ev("R", loc, v, frozenset((ins.tag,)), ins.origin, tid), ctrl, ad)
+                        r2, d2, p2 = dict(regs), dict(deps), dict(prov)
+                        if ins.dst is not None:
+                            r2[ins.dst] = v
+                            d2[ins.dst] = 1 << i
+                            p2[ins.dst] = pv | {me}
+                        self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
+                    return
+                elif t is Rmw:
+                    self._rmw(ins, pc, regs, deps, ctrl, p, backs, prov)
+                    return
+                elif t is Lock or t is TryLock:
+                    loc = self._loc(ins, regs)
+                    outcomes = (1,) if t is Lock else (1, 0)
+                    for ok in outcomes:
+                        q = self._fork(p)
+                        if ok:
+                            i = self._emit(q, Ev("R", loc, 0, frozenset(("LKR",)), ins.origin, tid), ctrl)
+                            j = self._emit(q, Ev("W", loc, 1, frozenset(("LKW",)), ins.origin, tid), ctrl)
+                            q.rmw.append((i, j))
+                        else:
+                            i = self._emit(q, Ev("R", loc, 1, frozenset(("LF",)), ins.origin, tid), ctrl)
+                        r2, d2, p2 = dict(regs), dict(deps), dict(prov)
+                        if t is TryLock and ins.dst is not None:
+                            r2[ins.dst] = ok
+                            d2[ins.dst] = 1 << i
+                            p2.pop(ins.dst, None)
+                        self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
+                    return
+                elif t is IsLocked:
+                    loc = self._loc(ins, regs)
+                    for ok in (1, 0):
+                        q = self._fork(p)
+                        i = self._emit(q, Ev("R", loc, ok, frozenset(("RL" if ok else "RU",)), ins.origin, tid),
+                                       ctrl)
+                        r2, d2, p2 = dict(regs), dict(deps), dict(prov)
+                        if ins.dst is not None:
+                            r2[ins.dst] = ok
+                            d2[ins.dst] = 1 << i
+                            p2.pop(ins.dst, None)
+                        self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
+                    return
+                elif t is Unlock:
+                    loc = self._loc(ins, regs)
+                    self._emit(p, Ev("W", loc, 0, frozenset(("UL",)), ins.origin, tid), ctrl)
+                    pc += 1
+                elif t is SyncSrcu:
+                    loc = self._loc(ins, regs)
+                    self._emit(p, Ev("S", loc, None, frozenset(("sync-srcu",)), ins.origin, tid), ctrl)
+                    pc += 1
+                else:
+                    raise _unsupported(f"lkmm: instruction {t.__name__} is not modelled", ins, prog)
+            except EvalError as e:
+                p.error = _unsupported(f"lkmm: {e.reason}", ins, prog)
+            except Unsupported as e:
+                p.error = e
+            if p.error is not None:
+                p.regs = regs
+                self.paths.append(p)
+                return
+        p.regs = regs
+        self.paths.append(p)
+
+    def _values(self, loc, me):
+        """(value, provenance) a read `me` may take: never one computed from itself (no thin air)."""
+        entries = [(v, pv) for v, pv in self.domains.get(loc, ((0, frozenset()),)) if me not in pv]
+        if self.track:
+            return entries
+        seen = {}
+        for v, _ in entries:
+            seen.setdefault((type(v).__name__, v), v)
+        return [(v, frozenset()) for v in seen.values()]
+
+    def _rmw(self, ins, pc, regs, deps, ctrl, p, backs, prov):
+        tid = self.thread.index
+        loc = self._loc(ins, regs)
+        ad = self._dep(ins.addr, deps)
+        ops = [evaluate(o, regs) for o in ins.operands] or [1]  # atomic_inc()/atomic_dec(): by one
+        od = 0
+        opv = frozenset()
+        for o in ins.operands:
+            od |= self._dep(o, deps)
+            if self.track:
+                opv |= self._prov(o, prov)
+        k = ins.kind
+        me = (tid, len(p.events))
+        for old, pv in self._values(loc, me):
+            if ins.await_ is not None and not truth(evaluate(ins.await_, {"$v": old})):
+                continue
+            write = True
+            if k == "op" or k == "op_return" or k == "fetch_op":
+                new = apply_op(ins.op, old, ops[0])
+                ret = new if k == "op_return" else old
+            elif k == "xchg":
+                new, ret = ops[0], old
+            elif k == "cmpxchg":
+                write = old == ops[0]
+                new, ret = ops[1], old
+            elif k == "add_unless":
+                write = old != ops[1]
+                new = apply_op("+", old, ops[0]) if write else None
+                ret = 1 if write else 0
+            else:
+                raise _unsupported(f"lkmm: atomic kind '{k}' is not modelled", ins, self.program)
+            q = self._fork(p)
+            tags = frozenset((ins.tag, "RMW"))
+            mine = pv | {me}
+            i = self._emit(q, Ev("R", loc, old, tags, ins.origin, tid), ctrl, ad)
+            if write:
+                j = self._emit(q, Ev("W", loc, new, tags, ins.origin, tid, (mine | opv) if self.track else mine),
+                               ctrl, ad, od)
+                q.rmw.append((i, j))
+            r2, d2, p2 = dict(regs), dict(deps), dict(prov)
+            if ins.dst is not None:
+                if ins.result is not None:
+                    ret = evaluate(ins.result, {"$r": ret})
+                r2[ins.dst] = ret
+                d2[ins.dst] = 1 << i
+                p2[ins.dst] = mine
+            self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
+
+
+def thread_paths(program, domains, track=False, budget=None) -> tuple[list[list[Path]], int]:
+    """Every thread's paths under the given read-value domains, and how many paths the loop bound cut."""
+    out, cut = [], 0
+    for th in program.threads:
+        w = _Walker(program, th, domains, track, budget)
+        out.append(w.run())
+        cut += w.cut
+    return out, cut
+
+
+def _minimal(entries) -> tuple:
+    """Per value keep only the subset-minimal provenances (a smaller one is usable wherever a larger is)."""
+    byval: dict = {}
+    for v, pv in entries:
+        byval.setdefault((type(v).__name__, v), (v, []))[1].append(pv)
+    out = []
+    for v, provs in byval.values():
+        provs = sorted(set(provs), key=len)
+        keep: list = []
+        for pv in provs:
+            if not any(k <= pv for k in keep):
+                keep.append(pv)
+        out.extend((v, pv) for pv in keep)
+    out.sort(key=lambda e: (isinstance(e[0], str), str(e[0]) if isinstance(e[0], str) else e[0], sorted(e[1])))
+    return tuple(out)
+
+
+def value_domains(program, budget=None) -> tuple[dict, list[list[Path]], int]:
+    """The fixpoint of (value, provenance) each location may hold, and the thread paths under it.
+
+    A read never takes a value computed from its own result (herd7 cannot solve such a cyclic
+    equation), which keeps counters such as two atomic_inc()s finite.
+    """
+    init = {loc: ((v, frozenset()),) for loc, v in program.init_memory.items()}
+    domains = dict(init)
+    for _ in range(64):
+        paths, _cut = thread_paths(program, domains, track=True, budget=budget)
+        grown = {loc: list(es) for loc, es in init.items()}
+        for tp in paths:
+            for p in tp:
+                for e in p.events:
+                    if e.kind == "W" and not (e.tags & LOCK_TAGS):
+                        grown.setdefault(e.loc, [(0, frozenset())]).append((e.value, e.prov))
+        new = {loc: _minimal(es) for loc, es in grown.items()}
+        if new == domains:
+            paths, cut = thread_paths(program, domains, budget=budget)
+            return domains, paths, cut
+        if sum(len(es) for es in new.values()) > MAX_DOMAIN:
+            break
+        domains = new
+    raise Unsupported("lkmm: the values written do not settle to a small finite set "
+                      "(a counter without bound?): not modelled", 0, 0, None)

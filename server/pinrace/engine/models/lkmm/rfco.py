@@ -1,0 +1,186 @@
+"""Per-location choices of rf and co that pass coherence and atomicity (lock.cat for locks)."""
+
+from __future__ import annotations
+
+from itertools import permutations, product
+
+from ....errors import Unsupported
+from .paths import LOCK_TAGS
+from .relations import bits
+
+__all__ = ["location_choices"]
+
+
+def _ok(st, evs: list[int], rf: dict, order: list[int]) -> bool:
+    """coherence (acyclic po-loc | rf | co | fr) and atomic (empty rmw & (fre ; coe)) on one location."""
+    k = len(evs)
+    ix = {g: i for i, g in enumerate(evs)}
+    pos = {w: i for i, w in enumerate(order)}
+    rows = [0] * k
+    for i, g in enumerate(evs):
+        for j in bits(st.po_loc[g]):
+            if j in ix:
+                rows[i] |= 1 << ix[j]
+    for i in range(len(order) - 1):
+        rows[ix[order[i]]] |= 1 << ix[order[i + 1]]
+    for r, w in rf.items():
+        rows[ix[w]] |= 1 << ix[r]
+        p = pos.get(w)
+        if p is not None and p + 1 < len(order):
+            rows[ix[r]] |= 1 << ix[order[p + 1]]  # fr to the co-successor (co is transitive)
+    # acyclicity by Kahn's algorithm
+    indeg = [0] * k
+    for x in rows:
+        for j in bits(x):
+            indeg[j] += 1
+    stack = [i for i in range(k) if indeg[i] == 0]
+    seen = 0
+    while stack:
+        i = stack.pop()
+        seen += 1
+        for j in bits(rows[i]):
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                stack.append(j)
+    if seen != k:
+        return False
+    # atomic: for an rmw pair (r, w), no w' with r fre w' and w' coe w
+    for r in evs:
+        wmask = st.rmw[r]
+        if not wmask or r not in rf:
+            continue
+        w = wmask.bit_length() - 1
+        src = pos[rf[r]]
+        for mid in order[src + 1:pos[w]]:
+            if (st.ext[r] >> mid) & 1 and (st.ext[mid] >> w) & 1:
+                return False
+    return True
+
+
+def location_choices(st, loc: str, budget=None) -> list[tuple[dict, list[int]]]:
+    """Every (rf: read -> write, co order) on `loc` consistent with coherence and atomicity."""
+    mask = st.byloc.get(loc, 0)
+    evs = [i for i in bits(mask) if st.events[i].kind in "RW"]
+    iw = st.iw[loc]
+    lockish = [i for i in evs if st.events[i].tags & LOCK_TAGS]
+    if lockish:
+        if len(lockish) + 1 != len(evs):
+            e = st.events[next(i for i in evs if i not in lockish and i != iw)]
+            o = e.origin
+            raise Unsupported(f"lkmm: '{loc}' is used both as a spinlock and as ordinary memory "
+                              "(herd7's mixed-lock-accesses): not modelled",
+                              getattr(o, "line", 0), getattr(o, "column", 0), None)
+        return _lock_choices(st, loc, evs, iw)
+    reads = [i for i in evs if st.events[i].kind == "R"]
+    writes = [i for i in evs if st.events[i].kind == "W" and i != iw]
+    return _ordinary_choices(st, evs, iw, reads, writes, budget)
+
+
+def _ordinary_choices(st, evs: list[int], iw: int, reads: list[int], writes: list[int],
+                      budget=None) -> list[tuple[dict, list[int]]]:
+    """Build co one write at a time. Three facts prune the search before any product of reads-from:
+    co must follow po-loc between writes (CoWW); the read of an RMW reads from the write just before
+    its own in co (atomicity plus coherence leave no other choice), so its value must match; and a
+    plain read may only read a write whose value it returned and that coherence does not hide."""
+    events = st.events
+    rmw_read = {st.rmw[r].bit_length() - 1: r for r in reads if st.rmw[r]}
+    plain = [r for r in reads if not st.rmw[r]]
+    wset = set(writes)
+    # writes that must precede w in co: those po-loc before it
+    before = {w: {x for x in writes if (st.po_loc[x] >> w) & 1} for w in writes}
+    out: list[tuple[dict, list[int]]] = []
+
+    def finish(order: list[int], forced: dict) -> None:
+        if budget is not None:
+            budget.enforce()  # co orders grow factorially with the writes to one location
+        order = list(order)  # the caller keeps extending its own list
+        pos = {w: i for i, w in enumerate(order)}
+        cands = []
+        for r in plain:
+            v = events[r].value
+            # CoWR/CoRW: not older than the own writes po-before r, older than those po-after it
+            lo = max((pos[w] for w in wset if (st.po_loc[w] >> r) & 1), default=0)
+            hi = min((pos[w] for w in wset if (st.po_loc[r] >> w) & 1), default=len(order))
+            c = [w for w in order[lo:hi] if events[w].value == v]
+            if not c:
+                return
+            cands.append(c)
+        for pick in product(*cands):
+            rf = dict(forced)
+            rf.update(zip(plain, pick, strict=True))
+            if _ok(st, evs, rf, order):
+                out.append((rf, order))
+
+    def extend(order: list[int], left: set, forced: dict) -> None:
+        if not left:
+            finish(order, forced)
+            return
+        for w in sorted(left):
+            if before[w] & left:
+                continue
+            r = rmw_read.get(w)
+            if r is not None:
+                if events[order[-1]].value != events[r].value:
+                    continue
+                forced[r] = order[-1]
+            order.append(w)
+            extend(order, left - {w}, forced)
+            order.pop()
+            if r is not None:
+                del forced[r]
+
+    extend([iw], wset, {})
+    return out
+
+
+def _lock_choices(st, loc, evs, iw):
+    events = st.events
+    crit = st.critical()
+    lkws = [i for i in evs if "LKW" in events[i].tags]
+    uls = [i for i in evs if "UL" in events[i].tags]
+    matched = {w: crit[w].bit_length() - 1 for w in lkws if crit[w]}
+    unmatched = [w for w in lkws if w not in matched]
+    if len(unmatched) > 1:
+        return []  # unmatched-locks: more than one lock never released must deadlock
+    if len(set(matched.values())) != len(uls):
+        e = events[next(u for u in uls if u not in matched.values())]
+        o = e.origin
+        raise Unsupported("lkmm: spin_unlock() without a matching spin_lock() (herd7's unmatched-unlock) "
+                          "is not modelled", getattr(o, "line", 0), getattr(o, "column", 0), None)
+    partner = {}
+    for i in evs:
+        if "LKR" in events[i].tags:
+            partner[i] = st.rmw[i].bit_length() - 1
+    lf_cands = []
+    lfs = [i for i in evs if events[i].tags & {"LF", "RL"}]
+    rus = [i for i in evs if "RU" in events[i].tags]
+    for e in lfs:
+        own = [w for w in lkws if (st.po_loc[w] >> e) & 1
+               and not any((st.po_loc[w] >> u) & 1 and (st.po_loc[u] >> e) & 1 for u in uls)]
+        if own:
+            lf_cands.append(own)
+        else:
+            c = [w for w in lkws if (st.ext[w] >> e) & 1]
+            if not c:
+                return []
+            lf_cands.append(c)
+    for e in rus:
+        prev = [u for u in uls if (st.po_loc[u] >> e) & 1]
+        prev = [u for u in prev if not any((st.po_loc[u] >> u2) & 1 for u2 in prev)]
+        c = prev + [w for w in [iw] + uls if (st.ext[w] >> e) & 1]
+        lf_cands.append(c)
+    others = lfs + rus
+    out = []
+    for perm in permutations(list(matched)):
+        order = [iw]
+        for w in perm:
+            order += [w, matched[w]]
+        order += unmatched
+        pos = {w: i for i, w in enumerate(order)}
+        base = {r: order[pos[w] - 1] for r, w in partner.items()}
+        for pick in product(*lf_cands):
+            rf = dict(base)
+            rf.update(zip(others, pick, strict=False))
+            if _ok(st, evs, rf, order):
+                out.append((rf, order))
+    return out

@@ -1,0 +1,68 @@
+"""lkmm against herd7: the kernel's 35 verdicts and the catalogue's full final-state sets.
+
+Runs only when the reference corpus is at ../shared/lkmm beside the repository.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from pinrace.engine.models.lkmm import check
+from pinrace.library import load_program
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "lkmm"
+
+
+def _shared() -> Path:
+    if not (SHARED / "litmus-tests").is_dir() or not (SHARED / "herd-catalogue").is_dir():
+        pytest.skip(f"LKMM reference corpus not present at {SHARED} (conformance runs only beside it)")
+    return SHARED
+
+
+def _kernel_tests():
+    return sorted((SHARED / "litmus-tests").glob("*.litmus")) if SHARED.is_dir() else []
+
+
+def _catalogue_tests():
+    return sorted((SHARED / "herd-catalogue").glob("*.litmus")) if SHARED.is_dir() else []
+
+
+def herd_lines(prog, result) -> set[str]:
+    """Final states as herd7 prints them: `0:r1=0; [x]=1;`."""
+    return {f.herd_line(prog.observed) for f in result.finals}
+
+
+@pytest.mark.parametrize("path", _kernel_tests(), ids=lambda p: p.stem)
+def test_kernel_verdict(path):
+    _shared()
+    want = re.search(r"Result:\s*(\w+)", path.read_text()).group(1)
+    assert check(load_program(path.read_text())).observation == want
+
+
+@pytest.mark.parametrize("path", _catalogue_tests(), ids=lambda p: p.stem)
+def test_catalogue_states(path):
+    _shared()
+    expected = path.with_name(path.name + ".expected").read_text()
+    states = re.search(r"^States \d+\n(.*?)\n(?:Ok|No)\n", expected, re.S | re.M).group(1)
+    want = {line.strip() for line in states.splitlines()}
+    observation = re.search(r"^Observation \S+ (\w+)", expected, re.M).group(1)
+    flags = set(re.findall(r"^Flag (\S+)", expected, re.M))
+    prog = load_program(path.read_text())
+    result = check(prog)
+    assert herd_lines(prog, result) == want
+    assert result.observation == observation
+    assert set(result.flags) - {"loop-bound"} == flags
+
+
+def test_corpus_sizes_and_speed():
+    _shared()
+    kernel = _kernel_tests()
+    assert len(kernel) == 35 and len(_catalogue_tests()) == 79
+    t0 = time.monotonic()
+    for path in kernel:
+        check(load_program(path.read_text()))
+    assert time.monotonic() - t0 < 10  # ~0.3 s in practice; generous for slow CI machines
