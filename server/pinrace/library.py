@@ -25,10 +25,13 @@ def protocols_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "protocols"
 
 
-@lru_cache(maxsize=1)
 def prelude() -> str:
     """The page API, written in pinrace's own language (protocols/prelude.h)."""
-    p = protocols_dir() / "prelude.h"
+    return _prelude_at(protocols_dir() / "prelude.h")
+
+
+@lru_cache(maxsize=4)
+def _prelude_at(p: Path) -> str:
     return p.read_text() if p.exists() else ""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .machine import Machine
 from .state import State, Transition
 
-__all__ = ["describe", "page_view", "DEFAULT_BIAS"]
+__all__ = ["describe", "page_view", "step_values", "flags_text", "DEFAULT_BIAS"]
 
 DEFAULT_BIAS = 1024  # PAGE_PIN_BIAS in the thread, GUP_PIN_COUNTING_BIAS upstream
 
@@ -55,6 +55,40 @@ def page_view(machine: Machine, mem: dict, name: str) -> dict:
     }
 
 
+def flags_text(page: dict) -> str:
+    """`0x3 [PG_locked|PG_writeback]`: the flags word and the names of its set bits."""
+    names = [f["name"] for f in page["flags"] if f["set"]]
+    word = page["flags_word"]
+    known = sum(1 << f["bit"] for f in page["flags"] if f["set"])
+    if isinstance(word, int) and word & ~known:
+        names.append(f"0x{word & ~known:x}")
+    return f"{word:#x} [{'|'.join(names)}]" if isinstance(word, int) else str(word)
+
+
+def step_values(machine: Machine, state: State, t: Transition) -> dict:
+    """What the step `t` that led to `state` returned: the operation's value, and calls it finished.
+
+    `value` is what a load read or an RMW returned (None for stores and fences);
+    `returns` lists each inlined function call that completed in this step, innermost
+    first, with the value it returned, e.g. `{"call": "page_pinned(page)", "value": 0}`.
+    """
+    out: dict = {"value": None, "returns": []}
+    if t.op is None:
+        return out
+    ins = machine.program.threads[t.cpu].code[t.op]
+    tc = machine.threads[t.cpu]
+    c = state.cpus[t.cpu]
+    dst = getattr(ins, "dst", None)
+    if dst is not None and dst in tc.slots:
+        out["value"] = c.regs[tc.slots[dst]]
+    running = c.status == "running"
+    calls = machine.program.meta.get("returns", {}).get(t.cpu, [])
+    for start, end, text, reg in sorted(calls, key=lambda x: x[1] - x[0]):
+        if start <= t.op < end and not (running and start <= c.pc < end) and reg in tc.slots:
+            out["returns"].append({"call": text, "value": c.regs[tc.slots[reg]]})
+    return out
+
+
 def describe(machine: Machine, state: State, last: Transition | None = None) -> dict:
     """Everything a viewer shows about `state`."""
     from ..formats.diagram import step_label
@@ -87,5 +121,5 @@ def describe(machine: Machine, state: State, last: Transition | None = None) -> 
     if hasattr(machine, "buffers"):
         out["buffers"] = [[{"location": loc, "value": v} for loc, v in b] for b in machine.buffers(state)]
     if last is not None:
-        out["last"] = {"step": last.token(), "label": step_label(machine, last)}
+        out["last"] = {"step": last.token(), "label": step_label(machine, last), **step_values(machine, state, last)}
     return out

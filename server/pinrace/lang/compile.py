@@ -33,7 +33,7 @@ from ..engine.ir import (
     Unlock,
     Value,
 )
-from ..errors import ArityError, ConditionError, InitError, SourceError, SyntaxError_, Unsupported, UnknownPrimitive
+from ..errors import ArityError, ConditionError, InitError, SourceError, SyntaxError_, UnknownPrimitive, Unsupported
 from .ast import CLoc, Function, PAnd, PAtom, PNot, POr, Scenario
 from .parser import parse
 from .primitives import closest, lookup
@@ -50,8 +50,16 @@ _BINOPS = {"lor": "||", "land": "&&", "bor": "|", "bxor": "^", "band": "&"}
 
 
 def compile_source(source: str, *, loop_bound: int | None = None, prelude: str | None = None) -> Program:
-    """Parse and compile scenario text (optionally after a prelude of helper functions)."""
-    return compile_scenario(parse(source), loop_bound=loop_bound, prelude=prelude)
+    """Parse and compile scenario text (optionally after a prelude of helper functions).
+
+    `invariant NAME (prop)` lines after the condition become `Program.invariants`.
+    """
+    prog = compile_scenario(parse(source), loop_bound=loop_bound, prelude=prelude)
+    if "invariant" in source:
+        from ..explore.invariants import parse_invariants
+
+        prog.invariants = parse_invariants(source, prog)
+    return prog
 
 
 def compile_scenario(sc: Scenario, *, loop_bound: int | None = None, prelude: str | None = None) -> Program:
@@ -66,6 +74,9 @@ class _Frame:
     ret_reg: str | None
     ret_label: str
     name: str
+    src: str = ""  # the text the body's positions refer to (the scenario or the prelude)
+    site: tuple[int, int] | None = None  # for prelude bodies: the call's line:column in the scenario
+    serial: int | None = None  # unique within the thread: scopes the frame's labels
 
 
 @dataclass
@@ -90,11 +101,16 @@ class _Compiler:
         self.loop_bound = loop_bound
         self.functions: dict[str, Function] = {}
         self.defines: dict[str, tuple[object, object]] = {}
+        self.prelude_src = prelude or ""
+        self.prelude_fns: set[str] = set()
+        self.sites: list[tuple[tuple[int, int], str, int]] = []  # prelude calls being inlined
+        self.returns: dict[int, list] = {}  # thread -> [(start pc, end pc, call text, return register)]
         if prelude:
             pre = _parse_prelude(prelude)
             self.functions.update(pre.functions)
             self.defines.update(pre.defines)
-            self.prelude_src = prelude
+            self.prelude_fns = set(pre.functions) - set(sc.functions)
+            self.prelude_src = pre.source  # positions in the prelude refer to the text as parsed
         self.functions.update(sc.functions)
         self.defines.update(sc.defines)
         self.memory: dict[str, Value] = {}
@@ -104,6 +120,9 @@ class _Compiler:
 
     # ---- errors --------------------------------------------------------------------
     def err(self, cls, reason: str, node) -> SourceError:
+        if self.sites:  # inside a prelude function: point at the scenario's call
+            (line, col), fname, pline = self.sites[0][0], self.sites[-1][1], _lc(node)[0]
+            return cls(f"{reason} (in {fname}() of the page prelude, line {pline})", line, col, self.src)
         line, col = _lc(node)
         return cls(reason, line, col, self.src)
 
@@ -129,7 +148,7 @@ class _Compiler:
             except SourceError:
                 continue
         return Program(
-            meta={"defines": consts, "structs": sorted(self.structs)},
+            meta={"defines": consts, "structs": sorted(self.structs), "returns": self.returns},
             name=self.sc.name,
             threads=threads,
             init_memory=dict(self.memory),
@@ -216,7 +235,7 @@ class _Compiler:
         env: dict[str, Expr] = {}
         for pname, _is_ptr in fn.params:
             env[pname] = Const(pname)
-        ctx.frames.append(_Frame(env, None, "", fn.name))
+        ctx.frames.append(_Frame(env, None, "", fn.name, self.src))
         for (t, r), _v in self.init_regs.items():
             if t == index and r not in ctx.user_regs:
                 ctx.user_regs.append(r)
@@ -239,9 +258,11 @@ class _Compiler:
                 ctx.code[at] = Jump(target, ins.origin, back)
 
     def origin(self, node, ctx: _ThreadCtx, primitive: str) -> Origin:
-        line, col = _lc(node)
-        return Origin(line, col, primitive, ctx.call or _text(self.src, node), ctx.call_id,
-                      _text(self.src, node))
+        frame = ctx.frames[-1] if ctx.frames else None
+        src = frame.src if frame is not None and frame.src else self.src
+        site = frame.site if frame is not None else None
+        line, col = site if site is not None else _lc(node)
+        return Origin(line, col, primitive, ctx.call or _text(src, node), ctx.call_id, _text(src, node))
 
     def emit(self, ctx: _ThreadCtx, ins: Instr) -> int:
         ctx.code.append(ins)
@@ -327,7 +348,7 @@ class _Compiler:
             body = rest[-1]
             # grammar: for (init? ; cond? ; step?) — tell cond from step by position in the text
             exprs = rest[:-1]
-            cond, step = _split_for(self.src, st, exprs)
+            cond, step = _split_for(ctx.frames[-1].src or self.src, st, exprs)
             if init is not None:
                 c = init.children[0]
                 if c.data == "decl":
@@ -378,7 +399,13 @@ class _Compiler:
             raise self.err(SyntaxError_, f"unexpected statement {kind}", st)
 
     def scoped_label(self, name: str, ctx: _ThreadCtx) -> str:
-        return f"{name}@{len(ctx.frames)}:{id(ctx.frames[-1])}"
+        # a frame's serial number, not id(): a freed frame's id is reused by the next call,
+        # which would merge two inlined calls' labels
+        frame = ctx.frames[-1]
+        if frame.serial is None:
+            ctx.label_seq += 1
+            frame.serial = ctx.label_seq
+        return f"{name}@{len(ctx.frames)}:{frame.serial}"
 
     def declare(self, name: str, ctx: _ThreadCtx) -> str:
         frame = ctx.frames[-1]
@@ -511,7 +538,8 @@ class _Compiler:
             rhs = Tree("binop", [target, Token("OP", op), node.children[2]], node.meta)
             return self.assignment(target, rhs, ctx, node)
         if k in ("preinc", "postinc"):
-            tok, target = (node.children[0], node.children[1]) if k == "preinc" else (node.children[1], node.children[0])
+            kids = node.children
+            tok, target = (kids[0], kids[1]) if k == "preinc" else (kids[1], kids[0])
             op = "+" if str(tok) == "++" else "-"
             old = self.expr(target, ctx)
             tmp = self.temp(ctx)
@@ -652,7 +680,7 @@ class _Compiler:
         if any(f.name == fn.name for f in ctx.frames[1:]) or len(ctx.frames) > MAX_INLINE_DEPTH:
             raise self.err(Unsupported, f"recursive call to {fn.name}()", node)
         env: dict[str, Expr] = {}
-        for (pname, _), a in zip(fn.params, args):
+        for (pname, _), a in zip(fn.params, args, strict=True):
             v = _fold(self.expr(a, ctx))
             if isinstance(v, Const):
                 env[pname] = v  # constants (pointers, numbers) stay static: no false dependencies
@@ -665,12 +693,27 @@ class _Compiler:
         if fn.returns_value and not discard:
             ret_reg = self.temp(ctx)
             self.emit(ctx, Local(ret_reg, Const(0), self.origin(node, ctx, "local")))
-        frame = _Frame(env, ret_reg, "", fn.name)
+        outer = ctx.frames[-1]
+        from_prelude = fn.name in self.prelude_fns
+        if from_prelude:
+            site = outer.site if outer.site is not None else _lc(node)
+            frame = _Frame(env, ret_reg, "", fn.name, self.prelude_src, site)
+            self.sites.append((site, fn.name, 0))
+        else:
+            frame = _Frame(env, ret_reg, "", fn.name, self.src)
+        call_text = _text(outer.src or self.src, node)
+        start = len(ctx.code)
         ctx.frames.append(frame)
-        frame.ret_label = self.scoped_label("$return", ctx)
-        self.block(fn.body, ctx)
-        self.place(ctx, frame.ret_label)
-        ctx.frames.pop()
+        try:
+            frame.ret_label = self.scoped_label("$return", ctx)
+            self.block(fn.body, ctx)
+            self.place(ctx, frame.ret_label)
+        finally:
+            ctx.frames.pop()
+            if from_prelude:
+                self.sites.pop()
+        if ret_reg is not None and ctx.index >= 0:
+            self.returns.setdefault(ctx.index, []).append((start, len(ctx.code), call_text, ret_reg))
         return Reg(ret_reg) if ret_reg else Const(0)
 
     # ---- observed locations ------------------------------------------------------------------
@@ -707,6 +750,9 @@ class _Compiler:
 
 @lru_cache(maxsize=4)
 def _parse_prelude(text: str) -> Scenario:
+    """A prelude is functions and #defines only: give it a test name and an empty thread to parse."""
+    if not text.lstrip().startswith("C "):
+        text = "C prelude " + text + "\nP0() {}\n"  # same line numbers as the file
     return parse(text)
 
 
