@@ -1,0 +1,157 @@
+"""Errors as the API answers them: {"error": {"code", "message", "line", "column", ...}}.
+
+User errors are 4xx with a position when there is one; pinrace's own faults are 500
+with a generic message and the traceback in the server log only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import EngineFault, PinraceError, ScheduleError, SourceError
+from ..library import LibraryError
+from .jobs import Busy
+from .scenario import StepUnsupported
+
+__all__ = ["ApiError", "install", "error_body", "error_responses", "BodyLimit", "MAX_BODY"]
+
+log = logging.getLogger("pinrace.api")
+
+MAX_BODY = 1024 * 1024  # bytes in one request body
+
+_HTTP_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 413: "too-large",
+               415: "unsupported-media-type", 422: "bad-request", 503: "busy"}
+
+
+class ApiError(Exception):
+    """An error the routes raise with an explicit status and body."""
+
+    def __init__(self, status: int, body: dict):
+        self.status = status
+        self.body = body
+
+
+def error_body(d: dict) -> dict:
+    """The envelope, with line and column always present (null when there is no position)."""
+    body = {"code": d.get("code", "error"), "message": d.get("message", ""),
+            "line": d.get("line"), "column": d.get("column")}
+    for k in ("step", "rule", "detail"):
+        if d.get(k) is not None:
+            body[k] = d[k]
+    return {"error": body}
+
+
+def error_responses(*codes: int) -> dict:
+    """OpenAPI `responses` entries for the given error statuses."""
+    from .schemas import ErrorResponse
+
+    text = {404: "unknown built-in protocol", 413: "request too large", 422: "bad scenario, schedule or request",
+            503: "too many explorations running"}
+    return {c: {"model": ErrorResponse, "description": text.get(c, "error")} for c in codes}
+
+
+def _status(e: PinraceError) -> int:
+    if isinstance(e, LibraryError):
+        return 404
+    if isinstance(e, Busy):
+        return 503
+    if isinstance(e, EngineFault):
+        return 500
+    if isinstance(e, (SourceError, ScheduleError, StepUnsupported)):
+        return 422
+    return 422
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the JSON envelope."""
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, e: ApiError):
+        return JSONResponse(error_body(e.body), status_code=e.status)
+
+    @app.exception_handler(PinraceError)
+    async def _pinrace(request: Request, e: PinraceError):
+        status = _status(e)
+        if status == 500:
+            log.error("engine fault: %s", e)
+            return JSONResponse(error_body({"code": e.code, "message": "internal error in pinrace (logged)"}), 500)
+        return JSONResponse(error_body(e.to_dict()), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, e: RequestValidationError):
+        detail = [{"loc": [str(x) for x in err.get("loc", ())], "msg": str(err.get("msg", "")),
+                   "type": str(err.get("type", ""))} for err in e.errors()]
+        first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
+        where = ".".join(x for x in first["loc"] if x != "body")
+        msg = f"{where}: {first['msg']}" if where else first["msg"]
+        return JSONResponse(error_body({"code": "bad-request", "message": msg, "detail": detail}), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, e: StarletteHTTPException):
+        code = _HTTP_CODES.get(e.status_code, "http-error")
+        return JSONResponse(error_body({"code": code, "message": str(e.detail)}), e.status_code,
+                            headers=getattr(e, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, e: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body({"code": "internal-error", "message": "internal error in pinrace (logged)"}),
+                            500)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: request bodies over `limit` bytes get 413 before any parsing."""
+
+    def __init__(self, app, limit: int = MAX_BODY):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for k, v in scope.get("headers", ()):
+            if k == b"content-length":
+                try:
+                    n = int(v)
+                except ValueError:
+                    n = 0
+                if n > self.limit:
+                    return await self._reject(send)
+        total = 0
+        started = False
+
+        async def limited():
+            nonlocal total
+            m = await receive()
+            if m["type"] == "http.request":
+                total += len(m.get("body", b""))
+                if total > self.limit:
+                    raise _TooLarge
+            return m
+
+        async def tracking_send(m):
+            nonlocal started
+            if m["type"] == "http.response.start":
+                started = True
+            await send(m)
+
+        try:
+            await self.app(scope, limited, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._reject(send)
+
+    async def _reject(self, send):
+        resp = JSONResponse(error_body({"code": "too-large", "message": f"request bodies are at most {self.limit:,} "
+                                        "bytes"}), 413)
+        await send({"type": "http.response.start", "status": 413, "headers": resp.raw_headers})
+        await send({"type": "http.response.body", "body": resp.body})

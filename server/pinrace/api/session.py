@@ -1,0 +1,293 @@
+"""One interactive session: a scenario, a model, a run (schedule) and a position in it.
+
+Pure logic, no sockets: every command returns the messages to send, or raises a
+PinraceError the websocket layer turns into an error message (the session is unchanged
+then).  The run is the schedule the user built; the position (cursor) says how much of
+it is applied, so undo/redo/jump move through it and a step away from the run's next
+transition cuts the rest (like an editor).  Undo and redo restore snapshots of
+(run, position): they undo steps, jumps and moves alike.
+"""
+
+from __future__ import annotations
+
+from ..engine.ir import Program
+from ..engine.state import State, Transition
+from ..engine.view import describe
+from ..errors import PinraceError, ScheduleError, SourceError
+from ..explore.replay import resolve
+from ..formats.schedule import parse_token, schedule_from_json
+from .scenario import Scenario, StepUnsupported, compile_cached, condition_text, stepper
+from .scenario import resolve as resolve_scenario
+from .views import explain, moves, timeline_entry, verdict
+
+__all__ = ["Session", "NoScenario", "MAX_RUN", "MAX_HISTORY"]
+
+MAX_RUN = 10_000  # steps in one run
+MAX_HISTORY = 500  # undo snapshots kept
+
+
+class NoScenario(PinraceError):
+    code = "no-scenario"
+
+
+class BadMessage(PinraceError):
+    code = "bad-message"
+
+
+_Snap = tuple  # (run, states, cursor)
+
+
+class Session:
+    def __init__(self):
+        self.scenario: Scenario | None = None
+        self.program: Program | None = None
+        self.model = "sc"
+        self.machine = None  # None when the model cannot step (lkmm for now)
+        self.run: tuple[Transition, ...] = ()
+        self.states: tuple[State, ...] = ()
+        self.cursor = 0
+        self._undo: list[_Snap] = []
+        self._redo: list[_Snap] = []
+
+    # ---- helpers ----------------------------------------------------------------------
+    def _need_program(self) -> None:
+        if self.program is None:
+            raise NoScenario("load a scenario first: {\"type\": \"load\", \"scenario\": NAME or SOURCE}")
+
+    def _need_machine(self) -> None:
+        self._need_program()
+        if self.machine is None:
+            raise StepUnsupported(f"stepping under {self.model} is not available yet: "
+                                  f"send {{\"type\": \"explore\"}}, or set the model to sc or tso")
+
+    def _snap(self) -> _Snap:
+        return (self.run, self.states, self.cursor)
+
+    def _push(self) -> None:
+        self._undo.append(self._snap())
+        del self._undo[:-MAX_HISTORY]
+        self._redo.clear()
+
+    def _restore(self, s: _Snap) -> None:
+        self.run, self.states, self.cursor = s
+
+    def _replay(self, steps: list) -> tuple[tuple[Transition, ...], tuple[State, ...]]:
+        if len(steps) > MAX_RUN:
+            raise ScheduleError(f"a run has at most {MAX_RUN} steps", MAX_RUN, "too-long")
+        m = self.machine
+        s = m.initial()
+        states, taken = [s], []
+        for i, st in enumerate(steps):
+            t = resolve(m, s, st, i)
+            try:
+                s = m.step(s, t)
+            except SourceError as e:
+                raise ScheduleError(str(e), i, "runtime") from None
+            states.append(s)
+            taken.append(t)
+        return tuple(taken), tuple(states)
+
+    # ---- messages ---------------------------------------------------------------------
+    def scenario_message(self) -> dict:
+        prog = self.program
+        cpus = []
+        for th in prog.threads:
+            cpus.append({"cpu": th.index, "name": th.name or f"P{th.index}", "registers": list(th.registers),
+                         "code": [{"op": pc, "text": ins.origin.text, "line": ins.origin.line,
+                                   "call": ins.origin.call, "kind": type(ins).__name__}
+                                  for pc, ins in enumerate(th.code)]})
+        return {"type": "scenario", "name": prog.name, "label": self.scenario.label,
+                "builtin": self.scenario.builtin, "condition": condition_text(prog),
+                "source": self.scenario.text, "cpus": cpus}
+
+    def state_message(self, cause: str, explanation: str | None = None, view: dict | None = None) -> dict:
+        m = self.machine
+        s = self.states[self.cursor]
+        last = self.run[self.cursor - 1] if self.cursor else None
+        if view is None:
+            view = describe(m, s, last)
+        return {
+            "type": "state",
+            "cause": cause,
+            "model": self.model,
+            "position": self.cursor,
+            "length": len(self.run),
+            "view": view,
+            "transitions": moves(m, s),
+            "timeline": [dict(timeline_entry(m, i, t), applied=i < self.cursor) for i, t in enumerate(self.run)],
+            "verdict": verdict(m, s),
+            "explanation": explanation,
+            "can_undo": bool(self._undo),
+            "can_redo": bool(self._redo),
+        }
+
+    def model_message(self, kept: int, dropped: list[str], refused: dict | None) -> dict:
+        return {"type": "model", "model": self.model, "stepping": self.machine is not None,
+                "kept": kept, "dropped": dropped, "refused": refused}
+
+    # ---- commands ---------------------------------------------------------------------
+    def load(self, scenario: str, model: str | None = None, loop_bound: int | None = None) -> list[dict]:
+        sc = resolve_scenario(scenario)
+        prog = compile_cached(sc.text, loop_bound)
+        self.scenario, self.program = sc, prog
+        self.run, self.states, self.cursor = (), (), 0
+        self._undo.clear()
+        self._redo.clear()
+        self.machine = None
+        out = [self.scenario_message()]
+        out += self.set_model(model or self.model, cause="load")
+        return out
+
+    def set_model(self, model: str, cause: str = "model") -> list[dict]:
+        """Switch models, keeping the longest prefix of the run the new model accepts.
+
+        Store-buffer flushes are dropped when the new model has no store buffers.
+        """
+        self._need_program()
+        try:
+            machine = stepper(model, self.program)
+        except StepUnsupported:
+            if model not in ("sc", "tso", "lkmm"):
+                raise
+            machine = None
+        old_run, old_cursor = self.run, self.cursor
+        self.model, self.machine = model, machine
+        if machine is None:
+            # keep the run as it was, to replay when a stepping model comes back
+            return [self.model_message(len(old_run), [], None)]
+        has_flush = getattr(machine, "buffered_stores", False)
+        s = machine.initial()
+        taken, states, dropped = [], [s], []
+        refused = None
+        new_cursor = 0
+        for i, t in enumerate(old_run):
+            if t.op is None and t.choice == ("flush",) and not has_flush:
+                dropped.append(t.token())
+                continue
+            try:
+                t2 = resolve(machine, s, t, len(taken))
+                s = machine.step(s, t2)
+            except (ScheduleError, SourceError) as e:
+                refused = (e.to_dict() if isinstance(e, ScheduleError)
+                           else ScheduleError(str(e), len(taken), "runtime").to_dict())
+                dropped += [u.token() for u in old_run[i:]]
+                break
+            taken.append(t2)
+            states.append(s)
+            if i < old_cursor:
+                new_cursor = len(taken)
+        self.run, self.states, self.cursor = tuple(taken), tuple(states), new_cursor
+        self._undo.clear()
+        self._redo.clear()
+        return [self.model_message(len(taken), dropped, refused), self.state_message(cause)]
+
+    def step(self, cpu: int | None = None, token: str | None = None) -> list[dict]:
+        """Run CPU `cpu`'s next operation, or the named transition `token` ("0:3", "1:flush")."""
+        self._need_machine()
+        if (cpu is None) == (token is None):
+            raise BadMessage("step needs exactly one of 'cpu' (a number) or 'token' (like \"0:3\" or \"1:flush\")")
+        if self.cursor >= MAX_RUN:
+            raise ScheduleError(f"a run has at most {MAX_RUN} steps", self.cursor, "too-long")
+        want = cpu if token is None else parse_token(token, self.cursor)
+        m, s = self.machine, self.states[self.cursor]
+        t = resolve(m, s, want, self.cursor)
+        try:
+            s2 = m.step(s, t)
+        except SourceError as e:
+            raise ScheduleError(str(e), self.cursor, "runtime") from None
+        self._push()
+        if self.cursor < len(self.run) and self.run[self.cursor] == t:
+            self.cursor += 1
+        else:
+            self.run = self.run[: self.cursor] + (t,)
+            self.states = self.states[: self.cursor + 1] + (s2,)
+            self.cursor += 1
+        before = describe(m, s)
+        after = describe(m, s2, t)
+        return [self.state_message("step", explain(m, t, before, after, s2), after)]
+
+    def undo(self) -> list[dict]:
+        self._need_machine()
+        if not self._undo:
+            raise ScheduleError("nothing to undo", None, "nothing-to-undo")
+        self._redo.append(self._snap())
+        self._restore(self._undo.pop())
+        return [self.state_message("undo")]
+
+    def redo(self) -> list[dict]:
+        self._need_machine()
+        if not self._redo:
+            raise ScheduleError("nothing to redo", None, "nothing-to-redo")
+        self._undo.append(self._snap())
+        self._restore(self._redo.pop())
+        return [self.state_message("redo")]
+
+    def jump(self, index: int) -> list[dict]:
+        """Show the state after the first `index` steps of the run (0 is the initial state)."""
+        self._need_machine()
+        if not 0 <= index <= len(self.run):
+            raise ScheduleError(f"no step {index}: the run has {len(self.run)} steps (jump to 0..{len(self.run)})",
+                                index, "out-of-range")
+        self._push()
+        self.cursor = index
+        return [self.state_message("jump")]
+
+    def move(self, src: int | None = None, dst: int | None = None, schedule=None) -> list[dict]:
+        """Reorder the run: move step `src` to position `dst`, or take the client's schedule.
+
+        The new run is replayed from the start; a refusal names the step and the engine's
+        rule and leaves the old run in place.  A move between CPUs that changes what a
+        later read sees may change a CPU's path through branches: then each moved CPU
+        step is re-resolved as "that CPU's next operation".  A move that changes a CPU's
+        own order is refused (rule program-order).
+        """
+        self._need_machine()
+        if schedule is not None:
+            if src is not None or dst is not None:
+                raise BadMessage("move takes either 'from' and 'to', or 'schedule'")
+            try:
+                steps = schedule_from_json(schedule)
+            except ScheduleError:
+                raise
+            except (TypeError, ValueError, AttributeError) as e:
+                raise BadMessage(f"'schedule' is not a schedule: {e}") from None
+            run, states = self._replay(steps)
+        else:
+            if src is None or dst is None:
+                raise BadMessage("move needs 'from' and 'to' (step indices), or 'schedule'")
+            n = len(self.run)
+            for name, v in (("from", src), ("to", dst)):
+                if not 0 <= v < n:
+                    raise ScheduleError(f"'{name}' {v} is not a step of the run (0..{n - 1})", v, "out-of-range")
+            new = list(self.run)
+            t = new.pop(src)
+            new.insert(dst, t)
+            self._check_program_order(t, src, dst)
+            try:
+                run, states = self._replay(new)
+            except ScheduleError as strict:
+                relaxed = [u.cpu if u.op is not None else u for u in new]
+                try:
+                    run, states = self._replay(relaxed)
+                except ScheduleError:
+                    raise strict from None
+        self._push()
+        at_end = self.cursor == len(self.run)
+        self.run, self.states = run, states
+        self.cursor = len(run) if at_end else min(self.cursor, len(run))
+        return [self.state_message("move")]
+
+    def _check_program_order(self, t: Transition, src: int, dst: int) -> None:
+        if t.op is None:
+            return
+        lo, hi = (dst, src) if dst < src else (src + 1, dst + 1)
+        for i in range(lo, hi):
+            u = self.run[i]
+            if u.cpu == t.cpu and u.op is not None:
+                raise ScheduleError(
+                    f"{t.token()} cannot move {'before' if dst < src else 'after'} {u.token()}: CPU{t.cpu} runs "
+                    f"its operations in program order under {self.model}", dst, "program-order")
+
+    def current(self) -> list[dict]:
+        self._need_machine()
+        return [self.state_message("state")]

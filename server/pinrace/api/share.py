@@ -1,0 +1,150 @@
+"""REST routes for sharing: links, email blocks, diagrams and herd7 export (the lead includes `router`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from ..engine.models import make_model
+from ..errors import PinraceError
+from ..explore.replay import replay
+from ..formats.diagram import export_diagram
+from ..formats.diagram_import import import_diagram
+from ..formats.email import find_block, to_block
+from ..formats.link import LINK_VERSION, MAX_LINK_CHARS, encode, link_url, load, make_shared
+from ..formats.litmus_export import export_litmus
+from ..formats.schedule import parse_schedule, schedule_from_json
+from .problem import error_responses
+from .scenario import compile_cached, resolve
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["share"])
+
+
+class ShareRequest(BaseModel):
+    scenario: str = Field(description="a built-in protocol name or scenario source text")
+    model: str = Field("sc", description="sc, tso or lkmm")
+    schedule: str | list = Field("", description="text ('0 1 1 0', '0:0 0:flush') or a list of steps")
+    loop_bound: int | None = Field(None, ge=0, le=1000)
+    base: str = Field("", max_length=2000, description="the app's address, prefixed to '#s=...'")
+
+
+class ShareResponse(BaseModel):
+    token: str = Field(description="the part after '#s='")
+    fragment: str
+    url: str
+    email: str = Field(description="the same payload as a wrapped email block")
+    builtin: str | None = Field(None, description="the built-in referenced by name and hash, if any")
+    hash: str | None = None
+    length: int
+    version: int
+
+
+class DecodeRequest(BaseModel):
+    link: str = Field(max_length=4 * MAX_LINK_CHARS, description="a URL, '#s=...', the token, or an email block")
+
+
+class DecodeResponse(BaseModel):
+    scenario: str
+    label: str
+    model: str
+    schedule: str
+    builtin: str | None = None
+    hash: str | None = None
+    loop_bound: int | None = None
+    prelude: str | None = Field(None, description="the archived prelude the scenario needs, when it changed since")
+    warnings: list[str] = []
+    version: int
+
+
+class DiagramImportRequest(BaseModel):
+    scenario: str
+    diagram: str = Field(max_length=200_000, description="the pasted diagram; quote markers are fine")
+    model: str = Field("sc", pattern="^(sc|tso)$")
+    complete: bool = Field(True, description="run what CPUs have left after the last row")
+    loop_bound: int | None = Field(None, ge=0, le=1000)
+
+
+class DiagramImportResponse(BaseModel):
+    schedule: str
+    rows: list[dict]
+    trailing: str
+    cpus: int
+
+
+class DiagramExportRequest(BaseModel):
+    scenario: str
+    schedule: str | list
+    model: str = Field("sc", pattern="^(sc|tso)$")
+    width: int = Field(72, ge=20, le=400)
+    loop_bound: int | None = Field(None, ge=0, le=1000)
+
+
+class ExportRequest(BaseModel):
+    scenario: str
+    loop_bound: int | None = Field(None, ge=0, le=1000)
+
+
+class ExportResponse(BaseModel):
+    name: str
+    litmus: str
+
+
+@router.post("/share", response_model=ShareResponse, responses=error_responses(404, 422),
+             summary="A link (and email block) carrying a scenario, model and schedule")
+def share(req: ShareRequest) -> ShareResponse:
+    sc = resolve(req.scenario)
+    steps = req.schedule if isinstance(req.schedule, str) else schedule_from_json(req.schedule)
+    shared = make_shared(sc.text, req.model, steps, builtin=sc.builtin, loop_bound=req.loop_bound)
+    token = encode(shared)
+    return ShareResponse(token=token, fragment=f"#s={token}", url=link_url(token, req.base), email=to_block(shared),
+                         builtin=shared.builtin, hash=shared.sha, length=len(token), version=LINK_VERSION)
+
+
+def _decode(text: str) -> DecodeResponse:
+    tok = find_block(text)
+    d = load(tok if tok is not None else text).to_dict()
+    d["version"] = LINK_VERSION
+    return DecodeResponse(**d)
+
+
+@router.get("/share/decode", response_model=DecodeResponse, responses=error_responses(422),
+            summary="The scenario, model and schedule a link carries")
+def share_decode(s: str = Query(max_length=MAX_LINK_CHARS, description="the part after '#s='")) -> DecodeResponse:
+    return _decode(s)
+
+
+@router.post("/share/decode", response_model=DecodeResponse, responses=error_responses(422),
+             summary="Decode a link, fragment or email block sent in the body")
+def share_decode_post(req: DecodeRequest) -> DecodeResponse:
+    return _decode(req.link)
+
+
+@router.post("/diagram/import", response_model=DiagramImportResponse, responses=error_responses(404, 422),
+             summary="Read a pasted CPU0 | CPU1 diagram as a schedule of a protocol")
+def diagram_import(req: DiagramImportRequest) -> DiagramImportResponse:
+    sc = resolve(req.scenario)
+    machine = make_model(req.model, compile_cached(sc.text, req.loop_bound))
+    return DiagramImportResponse(**import_diagram(req.diagram, machine, complete=req.complete).to_dict())
+
+
+@router.post("/diagram/export", responses=error_responses(404, 422),
+             summary="Draw a schedule as a diagram in the mailing-list style")
+def diagram_export(req: DiagramExportRequest) -> dict:
+    sc = resolve(req.scenario)
+    machine = make_model(req.model, compile_cached(sc.text, req.loop_bound))
+    steps = parse_schedule(req.schedule) if isinstance(req.schedule, str) else schedule_from_json(req.schedule)
+    _, taken = replay(machine, steps)
+    return {"diagram": export_diagram(machine, taken, req.width), "schedule": " ".join(t.token() for t in taken)}
+
+
+@router.post("/export/litmus", response_model=ExportResponse, responses=error_responses(404, 422),
+             summary="The scenario as plain herd7 LKMM litmus C")
+def export_herd(req: ExportRequest) -> ExportResponse:
+    sc = resolve(req.scenario)
+    prog = compile_cached(sc.text, req.loop_bound)
+    try:
+        return ExportResponse(name=prog.name, litmus=export_litmus(prog))
+    except RecursionError:
+        raise PinraceError("the scenario is too deeply nested to export") from None
