@@ -78,49 +78,155 @@ def cmd_litmus(args) -> int:
     return rc
 
 
+def _available(model: str) -> bool:
+    """Whether `model` can run here (lkmm lives in its own module, which may be absent)."""
+    if model != "lkmm":
+        return True
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("pinrace.engine.models.lkmm") is not None
+    except ImportError:
+        return False
+
+
+def _page_line(machine, state, t=None) -> str:
+    """One line of page state after a step: pins x bias + refs, mapcount, flags, returns, buffers."""
+    from .engine.view import describe, flags_text
+
+    v = describe(machine, state, t)
+    parts = []
+    for p in v["pages"]:
+        parts.append(f"{p['name']}: _refcount={p['refcount']} ({p['pins']}x{p['bias']}+{p['references']}) "
+                     f"_mapcount={p['mapcount_raw']} flags={flags_text(p)}")
+    last = v.get("last") or {}
+    rets = [f"{r['call']}={r['value']}" for r in last.get("returns", [])]
+    if rets:
+        parts.append("returns " + ", ".join(rets))
+    elif last.get("value") is not None:
+        parts.append(f"-> {last['value']}")
+    for i, b in enumerate(v.get("buffers", [])):
+        if b:
+            parts.append(f"buf{i}: " + " ".join(f"{e['location']}={e['value']}" for e in b))
+    if not v["pages"] and v["memory"]:
+        parts.insert(0, " ".join(f"{k}={val}" for k, val in v["memory"].items()))
+    return "; ".join(parts)
+
+
+def _annotated(machine, schedule) -> str:
+    from .formats.diagram import render_interleaving
+
+    s = machine.initial()
+    notes = []
+    for t in schedule:
+        s = machine.step(s, t)
+        notes.append(_page_line(machine, s, t))
+    return render_interleaving(machine, schedule, annotate=notes)
+
+
+def _result_json(prog, r) -> dict:
+    from .formats.herd import herd_json
+
+    d = herd_json(prog, r)
+    d["invariant_violations"] = [
+        {"invariant": f.detail.get("invariant"), "text": f.detail.get("text"), "values": f.values,
+         "schedule": [t.token() for t in f.schedule]} for f in r.invariant_violations]
+    d["bad_reachable"] = bool(r.bad_reachable or r.invariant_violations)
+    return d
+
+
 def cmd_check(args) -> int:
     from .engine.models import make_model
-    from .explore.run import check
-    from .formats.diagram import render_interleaving
-    from .formats.herd import herd_json
+    from .explore.invariants import check_with_invariants
     from .library import load_program, resolve_source
 
     label, src = resolve_source(args.scenario)
     prog = load_program(src, loop_bound=args.loop_bound)
-    results = {}
-    for m in _models(args.model):
-        results[m] = check(prog, m, _budget(args), _progress_printer(not args.json))
+    models = _models(args.model)
+    if args.model != "all" and not _available(args.model):
+        raise PinraceError(f"the {args.model} model is not available in this installation")
+    results, missing = {}, []
+    for m in models:
+        if not _available(m):
+            missing.append(m)
+            continue
+        results[m] = check_with_invariants(prog, m, _budget(args), _progress_printer(not args.json))
     if args.json:
-        print(json.dumps({"schema": 1, "scenario": label,
-                          "results": {m: herd_json(prog, r) for m, r in results.items()}}, indent=2))
+        print(json.dumps({"schema": 1, "scenario": label, "unavailable": missing,
+                          "results": {m: _result_json(prog, r) for m, r in results.items()}}, indent=2))
     else:
-        if len(results) > 1:
-            print(f"{prog.name}: {prog.condition.quantifier if prog.condition else 'exists'} "
-                  f"{_cond_text(prog)}")
-            print(f"{'model':6} {'verdict':10} {'states':>8}  note")
-            for m, r in results.items():
-                note = f"incomplete: {r.incomplete}" if r.incomplete else (
-                    "bad outcome reachable" if r.bad_reachable else "bad outcome unreachable")
-                print(f"{m:6} {r.observation:10} {len(r.finals):8}  {note}")
+        quant = prog.condition.quantifier if prog.condition else "exists"
+        if args.model == "all":
+            print(f"{prog.name}: {quant} {_cond_text(prog)}")
+            for name, p in prog.invariants:
+                print(f"  invariant {name} ({_render(p)})")
+            print(f"{'model':6} {'verdict':10} {'finals':>6} {'states':>8}  note")
+            for m in models:
+                if m in missing:
+                    print(f"{m:6} {'n/a':10} {'':>6} {'':>8}  model not available")
+                    continue
+                r = results[m]
+                print(f"{m:6} {r.observation:10} {len(r.finals):6} {r.states:8}  {_note(r)}")
+            print()
         for m, r in results.items():
-            if len(results) == 1:
-                print(f"{prog.name} under {m}: {r.observation} ({r.positive} of {len(r.finals)} final "
-                      f"states satisfy the condition; {r.states} explored)")
-                for f in r.finals:
-                    print(("  * " if f.satisfies else "    ") + f.herd_line(prog.observed))
-            for f in r.stuck:
-                print(f"  {f.status}: " + f.herd_line(prog.observed))
-            if r.incomplete:
-                print(f"  incomplete: {r.incomplete}")
-            ce = r.counterexamples()
-            if ce and ce[0].schedule and m != "lkmm":
-                machine = make_model(m, prog)
-                print(f"\nshortest counterexample under {m} ({len(ce[0].schedule)} steps): "
-                      f"pinrace replay {label} --model {m} --schedule '{' '.join(t.token() for t in ce[0].schedule)}'")
-                print(render_interleaving(machine, ce[0].schedule))
+            _print_result(prog, label, m, r, make_model(m, prog) if m != "lkmm" else None)
     if any(r.incomplete for r in results.values()):
         return EXIT_INCOMPLETE
-    return EXIT_BAD if any(r.bad_reachable for r in results.values()) else EXIT_SAFE
+    bad = any(r.bad_reachable or r.invariant_violations for r in results.values())
+    return EXIT_BAD if bad else EXIT_SAFE
+
+
+def _note(r) -> str:
+    if r.incomplete:
+        return f"incomplete: {r.incomplete}"
+    parts = ["bad outcome reachable" if r.bad_reachable else "bad outcome unreachable"]
+    if r.invariant_violations:
+        parts.append("invariant violated: " + ", ".join(f.detail["invariant"] for f in r.invariant_violations))
+    ends = sorted({f.status for f in r.stuck})
+    if ends:
+        parts.append("also ends in " + ", ".join(ends))
+    return "; ".join(parts)
+
+
+def _render(p) -> str:
+    from .engine.condition import render_prop
+
+    return render_prop(p)
+
+
+def _print_result(prog, label, m, r, machine) -> None:
+    # a cut-short search proves reachability (an outcome found is real) but never absence
+    verdict = r.observation if not r.incomplete or r.positive else f"unknown (stopped by the {r.incomplete} budget)"
+    print(f"{prog.name} under {m}: {verdict} ({r.positive} of {len(r.finals)} final states satisfy the "
+          f"condition; {r.states} explored)")
+    for f in r.finals:
+        print(("  * " if f.satisfies else "    ") + f.herd_line(prog.observed))
+    for f in r.stuck:
+        print(f"  {f.status}: " + f.herd_line(prog.observed))
+    if r.incomplete:
+        print(f"  incomplete: {r.incomplete}")
+    for name, _prop in prog.invariants:
+        hit = [f for f in r.invariant_violations if f.detail.get("invariant") == name]
+        state = ("VIOLATED" if hit else "holds in every state") if machine is not None else f"not checked under {m}"
+        print(f"  invariant {name}: {state}")
+    for f in r.invariant_violations:
+        if f.detail.get("invariant") not in {n for n, _ in prog.invariants}:
+            print(f"  invariant {f.detail.get('invariant')}: VIOLATED")
+    if machine is None:
+        return
+    ce = sorted(r.counterexamples(), key=lambda f: len(f.schedule))
+    shown = []
+    if ce and ce[0].schedule:
+        shown.append(("counterexample", ce[0].schedule))
+    if r.invariant_violations:
+        f = r.invariant_violations[0]
+        shown.append((f"violation of {f.detail.get('invariant')}", f.schedule))
+    for what, sched in shown:
+        toks = " ".join(t.token() for t in sched)
+        print(f"\nshortest {what} under {m} ({len(sched)} steps): "
+              f"pinrace replay {label} --model {m} --schedule '{toks}'")
+        print(_annotated(machine, sched))
+    print()
 
 
 def _cond_text(prog) -> str:
@@ -149,7 +255,16 @@ def cmd_replay(args) -> int:
                           "steps": [t.token() for t in taken], "states": views}, indent=2))
         return EXIT_SAFE
     for i, v in enumerate(views):
-        head = "initial state" if i == 0 else f"step {i}: CPU{taken[i - 1].cpu} {step_label(machine, taken[i - 1])}"
+        if i == 0:
+            head = "initial state"
+        else:
+            t = taken[i - 1]
+            head = f"step {i} ({t.token()}): CPU{t.cpu} {step_label(machine, t)}"
+            last = v["last"]
+            if last.get("value") is not None:
+                head += f" -> {last['value']}"
+            for ret in last.get("returns", []):
+                head += f"; {ret['call']} returned {ret['value']}"
         print(head)
         for line in _state_lines(v):
             print("    " + line)
@@ -158,13 +273,14 @@ def cmd_replay(args) -> int:
 
 
 def _state_lines(v: dict) -> list[str]:
+    from .engine.view import flags_text
+
     out = []
     for p in v["pages"]:
-        flags = " ".join(f"{f['name']}={'1' if f['set'] else '0'}" for f in p["flags"]) or f"flags={p['flags_word']}"
         fp = " (false-positive zone)" if p["false_positive_zone"] else ""
         out.append(f"{p['name']}: _refcount={p['refcount']} = {p['pins']} pins x {p['bias']} + "
-                   f"{p['references']} refs{fp}; _mapcount={p['mapcount_raw']} (mapcount {p['mapcount']}); {flags}"
-                   + (f"; _pincount={p['pincount']}" if p["pincount"] else ""))
+                   f"{p['references']} refs{fp}; _mapcount={p['mapcount_raw']} (mapcount {p['mapcount']}); "
+                   f"flags={flags_text(p)}" + (f"; _pincount={p['pincount']}" if p["pincount"] else ""))
     if v["memory"]:
         out.append("memory: " + " ".join(f"{k}={val}" for k, val in v["memory"].items()))
     for c in v["cpus"]:
@@ -173,9 +289,41 @@ def _state_lines(v: dict) -> list[str]:
         blk = f" (blocked: {c['blocked']})" if c["blocked"] else ""
         out.append(f"CPU{c['cpu']}: {regs or '-'}; {nxt}{blk}")
     for i, b in enumerate(v.get("buffers", [])):
-        if b:
-            out.append(f"CPU{i} store buffer: " + ", ".join(f"{e['location']}={e['value']}" for e in b))
+        out.append(f"CPU{i} store buffer: " + (", ".join(f"{e['location']}={e['value']}" for e in b) or "empty"))
     return out
+
+
+def cmd_diff(args) -> int:
+    from .explore.diff import diff
+    from .library import load_program, resolve_source
+
+    old_label, old_src = resolve_source(args.old)
+    new_label, new_src = resolve_source(args.new)
+    old, new = load_program(old_src), load_program(new_src)
+    diffs = [diff(old, new, m, _budget(args)) for m in _models(args.model)]
+    if args.json:
+        def state(f):
+            return {"values": {k: f.values[k] for k in d.common}, "satisfies": f.satisfies,
+                    "schedule": [t.token() for t in f.schedule]}
+        print(json.dumps({"schema": 1, "old": old_label, "new": new_label, "results": {
+            d.model: {"compared_on": d.common, "removed": [state(f) for f in d.removed],
+                      "added": [state(f) for f in d.added], "incomplete": d.incomplete}
+            for d in diffs}}, indent=2))
+    else:
+        for d in diffs:
+            print(f"{d.model}: {len(d.removed)} final state(s) only in {old_label}, "
+                  f"{len(d.added)} only in {new_label} (compared on {', '.join(d.common) or 'nothing'})")
+            for sign, group in (("-", d.removed), ("+", d.added)):
+                for f in group:
+                    vals = " ".join(f"{k}={f.values[k]};" for k in d.common)
+                    mark = "  (satisfies the condition)" if f.satisfies else ""
+                    sched = " ".join(t.token() for t in f.schedule)
+                    print(f"  {sign} {vals}{mark}" + (f"\n      schedule: {sched}" if sched else ""))
+            if d.incomplete:
+                print(f"  incomplete: {d.incomplete}")
+    if any(d.incomplete for d in diffs):
+        return EXIT_INCOMPLETE
+    return EXIT_SAFE if not any(d.removed or d.added for d in diffs) else EXIT_BAD
 
 
 def cmd_protocols(args) -> int:
@@ -191,6 +339,12 @@ def cmd_protocols(args) -> int:
     return EXIT_SAFE
 
 
+def cmd_docs(args) -> int:
+    from .docsgen import run
+
+    return run(args.check)
+
+
 def cmd_serve(args) -> int:
     try:
         import uvicorn
@@ -199,7 +353,8 @@ def cmd_serve(args) -> int:
         return EXIT_INPUT
     from .api.app import create_app
 
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+    # uvicorn closes a websocket whose message exceeds 1 MiB before the session parses it
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info", ws_max_size=1 << 20)
     return EXIT_SAFE
 
 
@@ -248,14 +403,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop-bound", type=int, default=None, metavar="N")
     p.set_defaults(func=cmd_replay)
 
+    p = sub.add_parser("diff", help="final states one version allows and the other does not",
+                       description="Compare two versions of a scenario (before/after a patch). Exit 0 when "
+                                   "they allow the same final states, 1 when they differ, 3 when incomplete.")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p.add_argument("--model", choices=["sc", "tso", "lkmm", "all"], default="sc")
+    p.add_argument("--json", action="store_true")
+    budgets(p)
+    p.set_defaults(func=cmd_diff)
+
     p = sub.add_parser("protocols", help="list the built-in protocols")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_protocols)
+
+    p = sub.add_parser("docs", help="regenerate docs/protocols.md and docs/primitives.md from the code",
+                       description="Write docs/protocols.md (verdicts of the built-ins per model) and "
+                                   "docs/primitives.md (the primitive table). --check: exit 1 when stale.")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is out of date")
+    p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("serve", help="start the web app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_serve)
+
+    from .cli_share import add_commands  # share, unshare, diagram, export
+
+    add_commands(sub)
     return ap
 
 
