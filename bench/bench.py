@@ -61,7 +61,7 @@ def cold_litmus_runs(files: list[Path], model: str, n: int) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions, k up to 4")
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions, k up to 5")
     ap.add_argument("--models", default="sc,tso,lkmm")
     args = ap.parse_args()
     models = [m for m in args.models.split(",") if m]
@@ -114,15 +114,15 @@ def main() -> None:
 
     print("\n## scaled: k CPUs pin/unpin with retry against writeback (sc and tso)")
     print(row(["scenario", "model", "plain", "reduced", "factor", "plain s", "red. s"], [18, 5, 12, 12, 9, 9, 9]))
-    kmax = 4 if args.quick else 5
-    cap = 300_000
+    kmax = 5 if args.quick else 6
+    cap = 100_000  # the same state budget for both searches
     for k in range(2, kmax + 1):
         prog = load_program(scaled_source(k))
         for m in [x for x in models if x != "lkmm"]:
             plain, tp = timed(lambda prog=prog, m=m: explore(
                 make_model(m, prog), Budget(max_states=cap, max_seconds=120), reduce=False))
             red, tr = timed(lambda prog=prog, m=m: explore(
-                make_model(m, prog), Budget(max_states=cap * 10, max_seconds=300), reduce=True))
+                make_model(m, prog), Budget(max_states=cap, max_seconds=300), reduce=True))
             ps = f">{cap:,}" if plain.incomplete else f"{plain.states:,}"
             rs = f">{red.states:,}" if red.incomplete else f"{red.states:,}"
             factor = ("≥" if plain.incomplete else "") + f"{plain.states / max(red.states, 1):.1f}"

@@ -22,7 +22,7 @@ class Transition(NamedTuple):
     choice: tuple = ()
 
     def token(self) -> str:
-        """Compact text form used by the CLI and URLs: `0:3`, `1:flush`, `0:3:rf=w2`."""
+        """Compact text form used by the CLI and URLs: `0:3`, `1:flush`, `0:3:rf=1.2`, `1:0:co=init`."""
         if self.op is None:
             return f"{self.cpu}:" + ":".join(str(c) for c in self.choice)
         s = f"{self.cpu}:{self.op}"

@@ -122,4 +122,10 @@ def describe(machine: Machine, state: State, last: Transition | None = None) -> 
         out["buffers"] = [[{"location": loc, "value": v} for loc, v in b] for b in machine.buffers(state)]
     if last is not None:
         out["last"] = {"step": last.token(), "label": step_label(machine, last), **step_values(machine, state, last)}
+    extra = getattr(machine, "extra_view", None)
+    if extra is not None:  # lkmm: what each CPU can still read; `last.reason`: the rule that allowed the step
+        more = extra(state, last)
+        out["lkmm"] = more["lkmm"]
+        if last is not None:
+            out["last"]["reason"] = more["reason"]
     return out

@@ -11,12 +11,15 @@ __all__ = ["replay", "resolve"]
 
 def resolve(machine: Machine, state: State, step: Transition | int, index: int) -> Transition:
     """Turn a bare CPU number into that CPU's enabled move; check a full transition."""
+    own = getattr(machine, "resolve", None)
+    if own is not None:  # lkmm: choices default to the least surprising one; refusals carry the rule
+        return own(state, step, index)
     moves = machine.enabled(state)
     if isinstance(step, int):
         ops = [t for t in moves if t.cpu == step and t.op is not None]
         if not ops:
             reason = machine.blocked_reason(state, step) if 0 <= step < len(state.cpus) else None
-            if step >= len(state.cpus):
+            if not 0 <= step < len(state.cpus):  # negative too: cpus[-1] would be the last CPU
                 raise ScheduleError(f"there is no CPU{step}", index, "no-such-cpu")
             c = state.cpus[step]
             why = reason or f"CPU{step} has {'finished' if c.status == 'done' else c.status}"

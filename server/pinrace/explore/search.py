@@ -15,7 +15,7 @@ from ..engine.machine import Machine, access, conflicts_with_future, futures, in
 from ..engine.state import DONE, State, Transition
 from .budget import Budget, Progress
 from .outcome import FinalState, Result
-from .symmetry import all_permutations, canonical, classes, permute_schedule, permute_state
+from .symmetry import all_permutations, canonical, classes, permute_schedule
 
 __all__ = ["explore", "observe", "schedule_to"]
 
@@ -105,7 +105,7 @@ def explore(machine: Machine, budget: Budget | None = None,
     last_report = t0
     while queue:
         n += 1
-        if n % 256 == 0:
+        if n % 256 == 1:  # from the first state on, so a cancelled or spent budget stops at once
             incomplete = budget.exceeded(len(parents))
             if incomplete:
                 break
@@ -174,22 +174,30 @@ def _collect(machine: Machine, parents: dict, terminals: list, groups: list, per
     for s in terminals:
         if groups:
             sched = _real_schedule(parents, s, perm0)
-            real = s
             # the canonical end is a permutation of the real one: rebuild it by replay
             real = machine.initial()
             for t in sched:
                 real = machine.step(real, t)
-            variants: dict = {}
+            status = machine.status(real)  # done/deadlock/... does not depend on CPU names
+            base = observe(machine, real)
+            ends = []
+            seen: set = set()
             for sigma in all_permutations(len(real.cpus), groups):
-                ps = permute_state(real, sigma)
-                if ps not in variants:
-                    variants[ps] = permute_schedule(sched, sigma)
-            ends = list(variants.items())
+                # CPU sigma[i] of the variant is CPU i of the real end: only observed registers move
+                values = {}
+                for loc in prog.observed:
+                    if loc.thread is None:
+                        values[loc.key()] = base[loc.key()]
+                    else:
+                        src = sigma.index(loc.thread)
+                        values[loc.key()] = real.cpus[src].regs[machine.threads[src].slots[loc.name]]
+                key = tuple(values.items())
+                if key not in seen:
+                    seen.add(key)
+                    ends.append((values, status, lambda sigma=sigma, sched=sched: permute_schedule(sched, sigma)))
         else:
-            ends = [(s, schedule_to(parents, s))]
-        for state, sched in ends:
-            status = machine.status(state)
-            values = observe(machine, state)
+            ends = [(observe(machine, s), machine.status(s), lambda s=s: schedule_to(parents, s))]
+        for values, status, schedule in ends:
             key = (tuple(values.items()), status)
             if key in tables:
                 tables[key].executions += 1
@@ -197,7 +205,7 @@ def _collect(machine: Machine, parents: dict, terminals: list, groups: list, per
             if status == DONE and prog.filter is not None and not holds(prog.filter, values):
                 continue
             sat = holds(prog.condition.prop, values) if prog.condition else False
-            tables[key] = FinalState(values, status, sched, 1, sat)
+            tables[key] = FinalState(values, status, schedule(), 1, sat)
     finals = [f for f in tables.values() if f.status == DONE]
     stuck = [f for f in tables.values() if f.status != DONE]
     return finals, stuck

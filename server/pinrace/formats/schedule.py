@@ -2,7 +2,11 @@
 
 Text: space-separated tokens `CPU:OP[:CHOICE...]`, e.g. `0:0 1:0 0:flush 1:1`; a bare
 CPU number (`0 1 1 0`) means "that CPU's next operation" and is resolved against the
-engine while replaying.  JSON: {"format": "pinrace-schedule", "version": 1,
+engine while replaying.  Choices are the model's decisions: `flush` (tso), and under
+lkmm `rf=W` (a read takes store W: `init`, or `1.2` for CPU1's op 2, `1.2.1` for its second
+instance) and `co=W` (a store goes right after W in coherence order), e.g. `1:3:rf=0.2`;
+a token without a choice takes the model's default, so version-1 schedules stay valid.
+JSON: {"format": "pinrace-schedule", "version": 1,
 "steps": [{"cpu": 0, "op": 3}, {"cpu": 1, "choice": ["flush"]}, ...]}.
 """
 

@@ -9,8 +9,8 @@ MODELS = ("sc", "tso", "lkmm")
 __all__ = ["MODELS", "make_model"]
 
 
-def make_model(name: str, program: Program):
-    """The model called `name` instantiated for `program`."""
+def make_model(name: str, program: Program, budget=None):
+    """The model called `name` instantiated for `program` (`budget` bounds lkmm's enumeration)."""
     if name == "sc":
         from .sc import SC
 
@@ -22,5 +22,5 @@ def make_model(name: str, program: Program):
     if name == "lkmm":
         from .lkmm import LKMM
 
-        return LKMM(program)
+        return LKMM(program, budget)
     raise ValueError(f"unknown model '{name}' (choose from {', '.join(MODELS)})")

@@ -7,8 +7,11 @@ from .relations import acyclic, diff, ident, inter, inv, irreflexive, is_empty, 
 __all__ = ["judge"]
 
 
-def judge(st, rf: list[int], co: list[int]) -> tuple[str | None, list[str]]:
-    """(None, flags) when the execution is allowed, else (name of the failed axiom, [])."""
+def judge(st, rf: list[int], co: list[int], keep: dict | None = None) -> tuple[str | None, list[str]]:
+    """(None, flags) when the execution is allowed, else (name of the failed axiom, []).
+
+    `keep`, when given, receives the relations computed on the way (ppo, hb, pb, prop, fences,
+    rfe, fr, ...): the stepper reads execution order and explanations from them."""
     n, full, M, Marked, po = st.n, st.full, st.M, st.Marked, st.po
     ext, int_ = st.ext, st.int_
     fr = seq(inv(rf), co)
@@ -49,10 +52,16 @@ def judge(st, rf: list[int], co: list[int]) -> tuple[str | None, list[str]]:
                     Marked, Marked)
     prop_noid_int = inter([x & ~(1 << i) for i, x in enumerate(prop)], int_)
     hb = restrict(union(ppo, rfe, prop_noid_int), Marked, Marked)
+    if keep is not None:
+        keep.update(ppo=ppo, hb=hb, prop=prop, rfe=rfe, rfi=rfi, fr=fr, co=co, rf=rf, fence=fence,
+                    strong_fence=strong_fence, mb=mb, addr=addr, data=data, ctrl=ctrl, pulp=pulp,
+                    cumul_fence=cumul_fence)
     if not acyclic(hb):
         return "happens-before", []
     hb_star = star(hb)
     pb = restrict(seq(seq(prop, strong_fence), hb_star), full, Marked)
+    if keep is not None:
+        keep["pb"] = pb
     if not acyclic(pb):
         return "propagation", []
     pb_star = star(pb)

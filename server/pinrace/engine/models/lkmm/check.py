@@ -10,7 +10,7 @@ from ....explore.outcome import FinalState, Result
 from ...condition import holds
 from .cat import judge
 from .events import Structure
-from .paths import value_domains
+from .paths import LOCK_TAGS, value_domains
 from .rfco import location_choices
 
 __all__ = ["check"]
@@ -30,11 +30,14 @@ def _locations(program, paths) -> dict:
     return dict(sorted(locs.items()))
 
 
-def _witness(st: Structure, rf: dict, orders: dict) -> dict:
+def _witness(st: Structure, rf: dict, orders: dict, wval: dict) -> dict:
     evs = []
     for i, e in enumerate(st.events):
+        value = e.value
+        if value is None and e.kind in "RW":  # an RMW resolved along co
+            value = wval.get(i) if e.kind == "W" else wval.get(rf.get(i))
         evs.append({
-            "id": i, "thread": e.tid, "kind": e.kind, "loc": e.loc, "value": e.value,
+            "id": i, "thread": e.tid, "kind": e.kind, "loc": e.loc, "value": value,
             "tags": sorted(e.tags), "text": getattr(e.origin, "text", None) if e.origin else None,
             "line": getattr(e.origin, "line", None) if e.origin else None,
         })
@@ -42,16 +45,59 @@ def _witness(st: Structure, rf: dict, orders: dict) -> dict:
             "co": {loc: list(o) for loc, o in orders.items()}}
 
 
-def _enumerate(program, budget, progress, paths, locations, tables, flags, t0) -> tuple[int, str | None]:
+def _schedule(program, st, rf, co, rfd, orders, wval, env) -> list:
+    """The witness as a schedule the stepper (step.py) replays: its steps in execution order."""
+    from .execs import linearize, make_execution
+
+    e = make_execution(0, program, st, rf, co, rfd, orders, wval, env)
+    return linearize(e) if e is not None else []
+
+
+def _enumerate(program, budget, progress, paths, locations, tables, flags, t0, visit=None) -> tuple[int, str | None]:
     """Judge every candidate execution; fills `tables` (final state -> FinalState) and `flags`."""
     tally = [0]
     try:
-        return _judge_all(program, budget, progress, paths, locations, tables, flags, t0, tally)
+        return _judge_all(program, budget, progress, paths, locations, tables, flags, t0, tally, visit)
     except OutOfBudget as e:
         return tally[0], e.reason
 
 
-def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, tally) -> tuple[int, str | None]:
+def _reads_and_writes(path) -> tuple[dict, dict]:
+    """Per location, the values a path's reads return and its writes store (cached on the path)."""
+    cached = path.rw
+    if cached is None:
+        reads: dict = {}
+        writes: dict = {}
+        for e in path.events:
+            if e.loc is None or e.tags & LOCK_TAGS or e.kind not in "RW":
+                continue
+            (reads if e.kind == "R" else writes).setdefault(e.loc, set()).add(e.value)
+        cached = path.rw = (reads, writes)
+    return cached
+
+
+def _values_available(combo, locations) -> bool:
+    """Every value a read returns is the initial value or stored by some write of the combination.
+
+    Paths guess read values from a location's whole value domain, so most combinations fail
+    this before any event structure is built."""
+    written: dict = {}
+    for p in combo:
+        for loc, vs in _reads_and_writes(p)[1].items():
+            written.setdefault(loc, set()).update(vs)
+    for p in combo:
+        for loc, vs in _reads_and_writes(p)[0].items():
+            w = written.get(loc, ())
+            if None in w:
+                continue  # an RMW's value is resolved only along co: anything may be written
+            for v in vs:
+                if v is not None and v != locations.get(loc, 0) and v not in w:
+                    return False
+    return True
+
+
+def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, tally,
+               visit=None) -> tuple[int, str | None]:
     states = 0
     incomplete = None
     cond = program.condition
@@ -64,6 +110,8 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
             incomplete = budget.exceeded(states)
             if incomplete:
                 break
+        if not _values_available(combo, locations):
+            continue
         st = Structure(combo, locations)
         if st.rejected:
             continue
@@ -99,8 +147,9 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
             co = [0] * n
             rfd: dict = {}
             orders = {}
+            wval: dict = {}
             env = dict(regs)
-            for (loc, _), (lrf, order) in zip(per_loc, pick, strict=False):
+            for (loc, _), (lrf, order, lval) in zip(per_loc, pick, strict=True):
                 for r, w in lrf.items():
                     rf[w] |= 1 << r
                 rfd.update(lrf)
@@ -109,7 +158,8 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
                     co[w] |= later
                     later |= 1 << w
                 orders[loc] = order
-                env[loc] = st.events[order[-1]].value
+                wval.update(lval)
+                env[loc] = lval.get(order[-1], st.events[order[-1]].value)
             failed, fl = judge(st, rf, co)
             if failed:
                 continue
@@ -118,19 +168,28 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
             if program.filter is not None and not holds(program.filter, env):
                 continue
             flags.update(fl)
+            if visit is not None:  # the stepper collects every allowed execution, not one per state
+                visit(st, rf, co, rfd, orders, wval, env)
             values = {c.key(): env.get(c.key(), 0) for c in program.observed}
             key = tuple(values.items())
             f = tables.get(key)
             if f is None:
                 sat = holds(cond.prop, env) if cond is not None else False
-                tables[key] = FinalState(values, "done", [], 1, sat, _witness(st, rfd, orders))
+                tables[key] = FinalState(values, "done", _schedule(program, st, rf, co, rfd, orders, wval, env), 1,
+                                         sat, _witness(st, rfd, orders, wval))
             else:
                 f.executions += 1
     return states, incomplete
 
 
-def check(program, budget: Budget | None = None, progress=None) -> Result:
-    """Every final state of the executions linux-kernel.cat allows, with herd7's verdict."""
+def check(program, budget: Budget | None = None, progress=None, *, symbolic_rmw: bool = True,
+          visit=None) -> Result:
+    """Every final state of the executions linux-kernel.cat allows, with herd7's verdict.
+
+    symbolic_rmw=False enumerates every old value of every RMW, as the first version did: exact
+    but exponential; tests use it as the reference for the symbolic default.
+    visit(st, rf, co, rfd, orders, wval, env), when given, is called for every allowed execution
+    (after the filter): the stepper (step.py) navigates exactly these."""
     t0 = time.monotonic()
     budget = budget or Budget()
     tables: dict = {}
@@ -140,9 +199,9 @@ def check(program, budget: Budget | None = None, progress=None) -> Result:
     cut = 0
     cond = program.condition
     try:
-        _domains, paths, cut = value_domains(program, budget)
+        _domains, paths, cut = value_domains(program, budget, symbolic_rmw)
         locations = _locations(program, paths)
-        states, incomplete = _enumerate(program, budget, progress, paths, locations, tables, flags, t0)
+        states, incomplete = _enumerate(program, budget, progress, paths, locations, tables, flags, t0, visit)
     except OutOfBudget as e:
         # the path or rf/co enumeration ran out: what was judged so far stands, marked incomplete
         incomplete = e.reason

@@ -26,20 +26,23 @@ class Structure:
         self.combo = combo
         self.offsets = offsets
 
-        def of(pred) -> int:
-            m = 0
-            for i, e in enumerate(evs):
-                if pred(e):
-                    m |= 1 << i
-            return m
+        # one pass over the events for every tag mask: this runs once per candidate path combination
+        tagmask: dict[str, int] = {}
+        kinds: dict[str, int] = {}
+        for i, e in enumerate(evs):
+            b = 1 << i
+            kinds[e.kind] = kinds.get(e.kind, 0) | b
+            for t in e.tags:
+                tagmask[t] = tagmask.get(t, 0) | b
+        self._tagmask = tagmask
 
         def tag(t) -> int:
-            return of(lambda e: t in e.tags)
+            return tagmask.get(t, 0)
 
         full = (1 << n) - 1
         self.full = full
-        self.R = of(lambda e: e.kind == "R")
-        self.W = of(lambda e: e.kind == "W")
+        self.R = kinds.get("R", 0)
+        self.W = kinds.get("W", 0)
         self.M = self.R | self.W
         self.IW = tag("IW")
         self.RMWset = tag("RMW")
@@ -86,6 +89,25 @@ class Structure:
                         rel[base + j] |= 1 << (base + i)
         self.rmw = rmw
         self.addr0, self.data0, self.ctrl0 = addr, data, ctrl
+        self.rejected = self._lock_checks()
+        self._complete = False
+
+    def __getattr__(self, name: str):
+        # the relations below are needed only by the axioms, i.e. only for path combinations
+        # whose reads-from and coherence choices are not all empty: build them on first use
+        if name.startswith("__") or self.__dict__.get("_complete", True):
+            raise AttributeError(name)
+        self._complete = True
+        self._statics()
+        return getattr(self, name)
+
+    def _statics(self) -> None:
+        """The .bell's relations that depend neither on rf nor on co."""
+        n, full, po, rmw, tagmask = self.n, self.full, self.po, self.rmw, self._tagmask
+
+        def tag(t: str) -> int:
+            return tagmask.get(t, 0)
+
         rmw_ends = 0
         for i, x in enumerate(rmw):
             if x:
@@ -126,7 +148,6 @@ class Structure:
         self.has_rcu = bool(self.SyncRcu | self.SyncSrcu)
         self.has_plain = bool(self.Plain)
         self.rcu_rscs = self._rcu_rscs(tag("rcu-lock"), tag("rcu-unlock"))
-        self.rejected = self._lock_checks()
         if self.has_plain:
             bar = tag("barrier") | tag("rmb") | tag("wmb") | self.Mb | self.SyncRcu | self.SyncSrcu \
                 | tag("before-atomic") | tag("after-atomic") | self.Acquire | self.Release | tag("rcu-lock") \

@@ -25,6 +25,11 @@ class Ev:
     origin: object = None
     tid: int = -1
     prov: frozenset = frozenset()  # for the value fixpoint: the reads this written value was computed from
+    pc: int = -1  # the instruction (op) of the thread's code this event comes from: stepping names it
+    ret: object = None  # what the instruction put in its destination register (loads, RMWs, trylocks)
+    # a write whose value is `op` applied to the value it overwrites (an RMW whose result nobody
+    # uses): its value, and its read's, are known only once co is chosen (see rfco.py)
+    op: tuple | None = None
 
 
 @dataclass
@@ -34,10 +39,13 @@ class Path:
     addr: list[int] = field(default_factory=list)  # per event: bitmask of local reads it address-depends on
     data: list[int] = field(default_factory=list)
     ctrl: list[int] = field(default_factory=list)
+    before: list[dict] = field(default_factory=list)  # per event: the registers just before it (for stepping)
     regs: dict = field(default_factory=dict)
     # set when the path reaches something not modelled (an integer address, a division by zero):
     # the events are the prefix before it, and the error is raised only if an allowed execution has it
     error: Exception | None = None
+    # filled by the checker once the path is complete: per location, values read and written
+    rw: tuple | None = field(default=None, repr=False, compare=False)
 
 
 def _unsupported(reason: str, ins, program) -> Unsupported:
@@ -46,8 +54,9 @@ def _unsupported(reason: str, ins, program) -> Unsupported:
 
 
 class _Walker:
-    def __init__(self, program, thread, domains, track=False, budget=None):
+    def __init__(self, program, thread, domains, track=False, budget=None, symbolic=True):
         self.track = track
+        self.symbolic = symbolic and not track
         self.budget = budget
         self.work = 0
         self.program = program
@@ -56,6 +65,10 @@ class _Walker:
         self.bound = program.loop_bound
         self.paths: list[Path] = []
         self.cut = 0
+        self._pc = 0  # the instruction being walked: every event emitted records it
+        self._regs: dict = {}
+        self.seen: set = set()
+        self.written: list = []  # track mode: (location, value, provenance) of every write
 
     def run(self) -> list[Path]:
         regs = {name: v for (t, name), v in self.program.init_regs.items() if t == self.thread.index}
@@ -79,8 +92,12 @@ class _Walker:
             m |= deps.get(r, 0)
         return m
 
-    @staticmethod
-    def _emit(p: Path, ev: Ev, ctrl: int, addr: int = 0, data: int = 0) -> int:
+    def _emit(self, p: Path, ev: Ev, ctrl: int, addr: int = 0, data: int = 0) -> int:
+        ev.pc = self._pc
+        if self.track and ev.kind == "W" and not (ev.tags & LOCK_TAGS):
+            self.written.append((ev.loc, ev.value, ev.prov))  # all the value fixpoint needs
+        if not self.track:  # only the final pass is stepped; the value fixpoint needs no snapshots
+            p.before.append(dict(self._regs))
         p.events.append(ev)
         p.addr.append(addr)
         p.data.append(data)
@@ -88,7 +105,7 @@ class _Walker:
         return len(p.events) - 1
 
     def _fork(self, p: Path) -> Path:
-        return Path(list(p.events), list(p.rmw), list(p.addr), list(p.data), list(p.ctrl))
+        return Path(list(p.events), list(p.rmw), list(p.addr), list(p.data), list(p.ctrl), list(p.before))
 
     def _prov(self, expr, prov) -> frozenset:
         out = frozenset()
@@ -106,6 +123,15 @@ class _Walker:
                 self.budget.enforce()  # loops unrolled to the bound can make paths exponential
             ins = code[pc]
             t = type(ins)
+            self._pc, self._regs = pc, regs  # events emitted below record their op (stepping names it)
+            if self.track and t in (Load, Rmw):
+                # the value fixpoint only needs the (value, provenance) pairs writes can produce, and
+                # those depend on nothing but this key: a path reaching a known key adds no new pair
+                key = (pc, tuple(sorted(regs.items())), tuple(sorted(prov.items())), backs, len(p.events))
+                if key in self.seen:
+                    self.paths.append(p)
+                    return
+                self.seen.add(key)
             try:
                 if t is Local:
                     regs[ins.dst] = evaluate(ins.expr, regs)
@@ -149,7 +175,8 @@ class _Walker:
                         if ins.await_ is not None and not truth(evaluate(ins.await_, {"$v": v})):
                             continue
                         q = self._fork(p)
-                        i = self._emit(q, Ev("R", loc, v, frozenset((ins.tag,)), ins.origin, tid), ctrl, ad)
+                        self._pc, self._regs = pc, regs  # a sibling branch's walk moved them
+                        i = self._emit(q, Ev("R", loc, v, frozenset((ins.tag,)), ins.origin, tid, ret=v), ctrl, ad)
                         r2, d2, p2 = dict(regs), dict(deps), dict(prov)
                         if ins.dst is not None:
                             r2[ins.dst] = v
@@ -165,12 +192,13 @@ class _Walker:
                     outcomes = (1,) if t is Lock else (1, 0)
                     for ok in outcomes:
                         q = self._fork(p)
+                        self._pc, self._regs = pc, regs
                         if ok:
-                            i = self._emit(q, Ev("R", loc, 0, frozenset(("LKR",)), ins.origin, tid), ctrl)
+                            i = self._emit(q, Ev("R", loc, 0, frozenset(("LKR",)), ins.origin, tid, ret=1), ctrl)
                             j = self._emit(q, Ev("W", loc, 1, frozenset(("LKW",)), ins.origin, tid), ctrl)
                             q.rmw.append((i, j))
                         else:
-                            i = self._emit(q, Ev("R", loc, 1, frozenset(("LF",)), ins.origin, tid), ctrl)
+                            i = self._emit(q, Ev("R", loc, 1, frozenset(("LF",)), ins.origin, tid, ret=0), ctrl)
                         r2, d2, p2 = dict(regs), dict(deps), dict(prov)
                         if t is TryLock and ins.dst is not None:
                             r2[ins.dst] = ok
@@ -182,8 +210,9 @@ class _Walker:
                     loc = self._loc(ins, regs)
                     for ok in (1, 0):
                         q = self._fork(p)
-                        i = self._emit(q, Ev("R", loc, ok, frozenset(("RL" if ok else "RU",)), ins.origin, tid),
-                                       ctrl)
+                        self._pc, self._regs = pc, regs
+                        i = self._emit(q, Ev("R", loc, ok, frozenset(("RL" if ok else "RU",)), ins.origin, tid,
+                                                ret=ok), ctrl)
                         r2, d2, p2 = dict(regs), dict(deps), dict(prov)
                         if ins.dst is not None:
                             r2[ins.dst] = ok
@@ -235,6 +264,16 @@ class _Walker:
                 opv |= self._prov(o, prov)
         k = ins.kind
         me = (tid, len(p.events))
+        if self.symbolic and ins.dst is None and ins.await_ is None and k in ("op", "op_return", "fetch_op", "xchg"):
+            # nothing reads this RMW's old value: rather than one path per value the location may
+            # hold, one path whose write is resolved along co (the paths of atomic_add()s multiply)
+            tags = frozenset((ins.tag, "RMW"))
+            op = ("=", ops[0]) if k == "xchg" else (ins.op, ops[0])
+            i = self._emit(p, Ev("R", loc, None, tags, ins.origin, tid), ctrl, ad)
+            j = self._emit(p, Ev("W", loc, None, tags, ins.origin, tid, op=op), ctrl, ad, od)
+            p.rmw.append((i, j))
+            self._go(pc + 1, regs, deps, ctrl, p, backs, prov)
+            return
         for old, pv in self._values(loc, me):
             if ins.await_ is not None and not truth(evaluate(ins.await_, {"$v": old})):
                 continue
@@ -254,28 +293,31 @@ class _Walker:
             else:
                 raise _unsupported(f"lkmm: atomic kind '{k}' is not modelled", ins, self.program)
             q = self._fork(p)
+            self._pc, self._regs = pc, regs
             tags = frozenset((ins.tag, "RMW"))
             mine = pv | {me}
-            i = self._emit(q, Ev("R", loc, old, tags, ins.origin, tid), ctrl, ad)
+            if ins.dst is not None and ins.result is not None:
+                ret = evaluate(ins.result, {"$r": ret})
+            i = self._emit(q, Ev("R", loc, old, tags, ins.origin, tid, ret=ret), ctrl, ad)
             if write:
                 j = self._emit(q, Ev("W", loc, new, tags, ins.origin, tid, (mine | opv) if self.track else mine),
                                ctrl, ad, od)
                 q.rmw.append((i, j))
             r2, d2, p2 = dict(regs), dict(deps), dict(prov)
             if ins.dst is not None:
-                if ins.result is not None:
-                    ret = evaluate(ins.result, {"$r": ret})
                 r2[ins.dst] = ret
                 d2[ins.dst] = 1 << i
                 p2[ins.dst] = mine
             self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
 
 
-def thread_paths(program, domains, track=False, budget=None) -> tuple[list[list[Path]], int]:
-    """Every thread's paths under the given read-value domains, and how many paths the loop bound cut."""
+def thread_paths(program, domains, track=False, budget=None, symbolic=True) -> tuple[list[list[Path]], int]:
+    """Every thread's paths under the given read-value domains, and how many paths the loop bound cut.
+
+    symbolic=False guesses the old value of every RMW (the slow reference the tests compare with)."""
     out, cut = [], 0
     for th in program.threads:
-        w = _Walker(program, th, domains, track, budget)
+        w = _Walker(program, th, domains, track, budget, symbolic)
         out.append(w.run())
         cut += w.cut
     return out, cut
@@ -298,7 +340,7 @@ def _minimal(entries) -> tuple:
     return tuple(out)
 
 
-def value_domains(program, budget=None) -> tuple[dict, list[list[Path]], int]:
+def value_domains(program, budget=None, symbolic=True) -> tuple[dict, list[list[Path]], int]:
     """The fixpoint of (value, provenance) each location may hold, and the thread paths under it.
 
     A read never takes a value computed from its own result (herd7 cannot solve such a cyclic
@@ -307,16 +349,15 @@ def value_domains(program, budget=None) -> tuple[dict, list[list[Path]], int]:
     init = {loc: ((v, frozenset()),) for loc, v in program.init_memory.items()}
     domains = dict(init)
     for _ in range(64):
-        paths, _cut = thread_paths(program, domains, track=True, budget=budget)
         grown = {loc: list(es) for loc, es in init.items()}
-        for tp in paths:
-            for p in tp:
-                for e in p.events:
-                    if e.kind == "W" and not (e.tags & LOCK_TAGS):
-                        grown.setdefault(e.loc, [(0, frozenset())]).append((e.value, e.prov))
+        for th in program.threads:
+            w = _Walker(program, th, domains, True, budget)
+            w.run()
+            for loc, v, pv in set(w.written):
+                grown.setdefault(loc, [(0, frozenset())]).append((v, pv))
         new = {loc: _minimal(es) for loc, es in grown.items()}
         if new == domains:
-            paths, cut = thread_paths(program, domains, budget=budget)
+            paths, cut = thread_paths(program, domains, budget=budget, symbolic=symbolic)
             return domains, paths, cut
         if sum(len(es) for es in new.values()) > MAX_DOMAIN:
             break

@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import permutations, product
 
 from ....errors import Unsupported
+from ...expr import EvalError, apply_op
 from .paths import LOCK_TAGS
 from .relations import bits
 
@@ -57,8 +58,10 @@ def _ok(st, evs: list[int], rf: dict, order: list[int]) -> bool:
     return True
 
 
-def location_choices(st, loc: str, budget=None) -> list[tuple[dict, list[int]]]:
-    """Every (rf: read -> write, co order) on `loc` consistent with coherence and atomicity."""
+def location_choices(st, loc: str, budget=None) -> list[tuple[dict, list[int], dict]]:
+    """Every (rf: read -> write, co order, value of each write) on `loc` consistent with coherence
+    and atomicity. Values are those of the events except for RMWs whose old value nobody uses:
+    theirs follow from the write they overwrite in co."""
     mask = st.byloc.get(loc, 0)
     evs = [i for i in bits(mask) if st.events[i].kind in "RW"]
     iw = st.iw[loc]
@@ -77,7 +80,7 @@ def location_choices(st, loc: str, budget=None) -> list[tuple[dict, list[int]]]:
 
 
 def _ordinary_choices(st, evs: list[int], iw: int, reads: list[int], writes: list[int],
-                      budget=None) -> list[tuple[dict, list[int]]]:
+                      budget=None) -> list[tuple[dict, list[int], dict]]:
     """Build co one write at a time. Three facts prune the search before any product of reads-from:
     co must follow po-loc between writes (CoWW); the read of an RMW reads from the write just before
     its own in co (atomicity plus coherence leave no other choice), so its value must match; and a
@@ -88,9 +91,9 @@ def _ordinary_choices(st, evs: list[int], iw: int, reads: list[int], writes: lis
     wset = set(writes)
     # writes that must precede w in co: those po-loc before it
     before = {w: {x for x in writes if (st.po_loc[x] >> w) & 1} for w in writes}
-    out: list[tuple[dict, list[int]]] = []
+    out: list[tuple[dict, list[int], dict]] = []
 
-    def finish(order: list[int], forced: dict) -> None:
+    def finish(order: list[int], forced: dict, val: dict) -> None:
         if budget is not None:
             budget.enforce()  # co orders grow factorially with the writes to one location
         order = list(order)  # the caller keeps extending its own list
@@ -101,7 +104,7 @@ def _ordinary_choices(st, evs: list[int], iw: int, reads: list[int], writes: lis
             # CoWR/CoRW: not older than the own writes po-before r, older than those po-after it
             lo = max((pos[w] for w in wset if (st.po_loc[w] >> r) & 1), default=0)
             hi = min((pos[w] for w in wset if (st.po_loc[r] >> w) & 1), default=len(order))
-            c = [w for w in order[lo:hi] if events[w].value == v]
+            c = [w for w in order[lo:hi] if val[w] == v]
             if not c:
                 return
             cands.append(c)
@@ -109,27 +112,37 @@ def _ordinary_choices(st, evs: list[int], iw: int, reads: list[int], writes: lis
             rf = dict(forced)
             rf.update(zip(plain, pick, strict=True))
             if _ok(st, evs, rf, order):
-                out.append((rf, order))
+                out.append((rf, order, dict(val)))
 
-    def extend(order: list[int], left: set, forced: dict) -> None:
+    def extend(order: list[int], left: set, forced: dict, val: dict) -> None:
         if not left:
-            finish(order, forced)
+            finish(order, forced, val)
             return
+        prev = val[order[-1]]
         for w in sorted(left):
             if before[w] & left:
                 continue
             r = rmw_read.get(w)
-            if r is not None:
-                if events[order[-1]].value != events[r].value:
+            op = events[w].op
+            if op is not None:  # value resolved here: the op applied to what w overwrites
+                try:
+                    val[w] = op[1] if op[0] == "=" else apply_op(op[0], prev, op[1])
+                except EvalError:
+                    continue  # e.g. arithmetic on a pointer value: no such execution
+            else:
+                if r is not None and prev != events[r].value:
                     continue
+                val[w] = events[w].value
+            if r is not None:
                 forced[r] = order[-1]
             order.append(w)
-            extend(order, left - {w}, forced)
+            extend(order, left - {w}, forced, val)
             order.pop()
+            del val[w]
             if r is not None:
                 del forced[r]
 
-    extend([iw], wset, {})
+    extend([iw], wset, {}, {iw: events[iw].value})
     return out
 
 
@@ -182,5 +195,5 @@ def _lock_choices(st, loc, evs, iw):
             rf = dict(base)
             rf.update(zip(others, pick, strict=False))
             if _ok(st, evs, rf, order):
-                out.append((rf, order))
+                out.append((rf, order, {}))
     return out
