@@ -202,10 +202,16 @@ def test_replay_invalid_step_names_step_and_rule(client):
     _err(client.post("/api/replay", json={"scenario": SB_SOURCE, "schedule": bad_version}), 422, "bad-schedule")
 
 
-def test_replay_under_lkmm_is_unsupported_until_stepping_lands(client):
-    r = client.post("/api/replay", json={"scenario": SB_SOURCE, "model": "lkmm", "schedule": "0"})
-    if r.status_code != 200:
-        _err(r, 422, "unsupported")
+def test_replay_under_lkmm_steps_and_refuses_with_the_rule(client):
+    r = client.post("/api/replay", json={"scenario": SB_SOURCE, "model": "lkmm", "schedule": "0:1:rf=init 1 1 0"})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["schedule"][0] == "0:1:rf=init" and d["verdict"]["final"]
+    assert d["states"][1]["last"]["reason"]["rule"] == "store→load" and "lkmm" in d["states"][0]
+    mb = SB_SOURCE.replace("WRITE_ONCE(*x, 1);", "WRITE_ONCE(*x, 1); smp_mb();")
+    e = _err(client.post("/api/replay", json={"scenario": mb, "model": "lkmm", "schedule": "0:2"}), 422,
+             "bad-schedule")
+    assert e["rule"] == "mb" and e["why"]["axiom"] == "happens-before" and e["why"]["cycle"]
 
 
 # ---- litmus -------------------------------------------------------------------------

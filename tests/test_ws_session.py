@@ -139,21 +139,42 @@ def test_model_switch_keeps_the_valid_prefix(ws):
                                                             [{"location": "y", "value": 1}]]
 
 
-def test_lkmm_explores_but_does_not_step_yet(ws):
+def test_lkmm_steps_refuses_with_the_rule_and_explores(ws):
     ws.ask({"type": "load", "scenario": SB_SOURCE, "model": "sc"})
     ws.one({"type": "step", "cpu": 0})
-    model = ws.one({"type": "model", "model": "lkmm"}, until=("model", "error"))
-    if model["stepping"]:
-        pytest.skip("lkmm stepping has landed")
-    assert model["kept"] == 1
-    e = ws.one({"type": "step", "cpu": 0})
-    assert e["error"]["code"] == "unsupported" and "explore" in e["error"]["message"]
+    model, st = ws.ask({"type": "model", "model": "lkmm"})
+    assert model["stepping"] is True and model["kept"] == 1 and model["dropped"] == []
+    assert [x["token"] for x in st["timeline"]] == ["0:0:co=init"]  # the sc step, with its lkmm choice
+    assert st["view"]["lkmm"]["executions"] == 4 and st["view"]["lkmm"]["cpus"][1]["can_read"]
+    tokens = [t["token"] for t in st["transitions"]]
+    # CPU1's load may run ahead of its store (nothing orders them) and take either x
+    assert tokens == ["0:1:rf=init", "1:0:co=init", "1:1:rf=0.0", "1:1:rf=init"]
+    st = ws.one({"type": "step", "token": "1:1:rf=init"})  # CPU1's load ahead of its own store
+    assert st["view"]["last"]["reason"]["rule"] == "store→load"
+    assert "store→load reordering" in st["explanation"]
+    e = ws.one({"type": "step", "token": "1:1:rf=init"})
+    assert e["type"] == "error" and e["error"]["code"] == "bad-schedule" and e["error"]["rule"] == "not-on-path"
+    assert ws.one({"type": "undo"})["position"] == 1
     out = ws.ask({"type": "explore"}, until=("result", "error"))
-    assert out[0]["type"] == "explore-started" and out[0]["model"] == "lkmm"
-    last = out[-1]
-    assert last["type"] == "result" or last["error"]["code"] == "unsupported"
+    assert out[0]["type"] == "explore-started" and out[0]["model"] == "lkmm" and out[-1]["type"] == "result"
+    assert out[-1]["result"]["counterexamples"][0]["schedule"]  # lkmm counterexamples are schedules too
     _, st = ws.ask({"type": "model", "model": "sc"})
     assert len(st["timeline"]) == 1  # the run came back
+
+
+def test_lkmm_refusal_carries_the_axiom_and_cycle(ws):
+    src = ("C SB+mbs\n{}\nP0(int *x, int *y) { WRITE_ONCE(*x, 1); smp_mb(); r0 = READ_ONCE(*y); }\n"
+           "P1(int *x, int *y) { WRITE_ONCE(*y, 1); smp_mb(); r0 = READ_ONCE(*x); }\nexists (0:r0=0 /\\ 1:r0=0)\n")
+    ws.ask({"type": "load", "scenario": src, "model": "lkmm"})
+    e = ws.one({"type": "step", "token": "0:2"})
+    assert e["type"] == "error" and e["error"]["rule"] == "mb"
+    why = e["error"]["why"]
+    assert why["axiom"] == "happens-before" and why["by"]["text"] == "smp_mb()"
+    assert [c["rel"] for c in why["cycle"]] == ["mb", "xo"] and "`smp_mb()` at line 3 orders these" in why["text"]
+    for tok in ("0:0", "0:2:rf=init", "1:0"):
+        assert ws.one({"type": "step", "token": tok})["type"] == "state"
+    e = ws.one({"type": "step", "token": "1:2:rf=init"})
+    assert e["error"]["rule"] == "propagation" and "→mb→ R x →fr→" in e["error"]["why"]["text"]
 
 
 def test_explore_streams_progress_then_result(ws):

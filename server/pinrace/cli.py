@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .errors import PinraceError, SourceError
@@ -20,7 +21,8 @@ EXIT_SAFE, EXIT_BAD, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 def _budget(args):
     from .explore.budget import Budget
 
-    return Budget(max_states=args.max_states, max_seconds=args.timeout)
+    return Budget(max_states=args.max_states, max_seconds=args.timeout, max_memory_mb=args.max_memory,
+                  max_steps_per_cpu=args.max_steps)
 
 
 def _progress_printer(enabled: bool):
@@ -113,6 +115,20 @@ def _page_line(machine, state, t=None) -> str:
     return "; ".join(parts)
 
 
+def _print_reasons(machine, schedule) -> None:
+    """lkmm: the rule behind each step that is not plain program order (reorderings, older values)."""
+    s = machine.initial()
+    lines = []
+    for t in schedule:
+        s = machine.step(s, t)
+        why = machine.extra_view(s, t)["reason"]
+        if why["rule"] != "program-order":
+            lines.append(f"  {t.token()}: {why['text']}")
+    if lines:
+        print("why this is allowed under lkmm:")
+        print("\n".join(lines))
+
+
 def _annotated(machine, schedule) -> str:
     from .formats.diagram import render_interleaving
 
@@ -169,7 +185,8 @@ def cmd_check(args) -> int:
                 print(f"{m:6} {r.observation:10} {len(r.finals):6} {r.states:8}  {_note(r)}")
             print()
         for m, r in results.items():
-            _print_result(prog, label, m, r, make_model(m, prog) if m != "lkmm" else None)
+            _print_result(prog, label, m, r, make_model(m, prog, budget=_budget(args)) if m == "lkmm"
+                          else make_model(m, prog))
     if any(r.incomplete for r in results.values()):
         return EXIT_INCOMPLETE
     bad = any(r.bad_reachable or r.invariant_violations for r in results.values())
@@ -207,7 +224,7 @@ def _print_result(prog, label, m, r, machine) -> None:
         print(f"  incomplete: {r.incomplete}")
     for name, _prop in prog.invariants:
         hit = [f for f in r.invariant_violations if f.detail.get("invariant") == name]
-        state = ("VIOLATED" if hit else "holds in every state") if machine is not None else f"not checked under {m}"
+        state = ("VIOLATED" if hit else "holds in every state") if m != "lkmm" else f"not checked under {m}"
         print(f"  invariant {name}: {state}")
     for f in r.invariant_violations:
         if f.detail.get("invariant") not in {n for n, _ in prog.invariants}:
@@ -226,6 +243,8 @@ def _print_result(prog, label, m, r, machine) -> None:
         print(f"\nshortest {what} under {m} ({len(sched)} steps): "
               f"pinrace replay {label} --model {m} --schedule '{toks}'")
         print(_annotated(machine, sched))
+        if m == "lkmm":
+            _print_reasons(machine, sched)
     print()
 
 
@@ -245,8 +264,6 @@ def cmd_replay(args) -> int:
 
     label, src = resolve_source(args.scenario)
     prog = load_program(src, loop_bound=args.loop_bound)
-    if args.model == "lkmm":
-        raise PinraceError("replay under lkmm is not available yet: use sc or tso")
     machine = make_model(args.model, prog)
     states, taken = replay(machine, parse_schedule(args.schedule))
     views = [describe(machine, s, taken[i - 1] if i else None) for i, s in enumerate(states)]
@@ -266,6 +283,9 @@ def cmd_replay(args) -> int:
             for ret in last.get("returns", []):
                 head += f"; {ret['call']} returned {ret['value']}"
         print(head)
+        why = (v.get("last") or {}).get("reason")
+        if why:  # lkmm: the rule that allowed this step
+            print(f"    why: {why['text']}")
         for line in _state_lines(v):
             print("    " + line)
     print(f"status: {views[-1]['status']}")
@@ -302,12 +322,12 @@ def cmd_diff(args) -> int:
     old, new = load_program(old_src), load_program(new_src)
     diffs = [diff(old, new, m, _budget(args)) for m in _models(args.model)]
     if args.json:
-        def state(f):
-            return {"values": {k: f.values[k] for k in d.common}, "satisfies": f.satisfies,
+        def state(f, common):
+            return {"values": {k: f.values[k] for k in common}, "satisfies": f.satisfies,
                     "schedule": [t.token() for t in f.schedule]}
         print(json.dumps({"schema": 1, "old": old_label, "new": new_label, "results": {
-            d.model: {"compared_on": d.common, "removed": [state(f) for f in d.removed],
-                      "added": [state(f) for f in d.added], "incomplete": d.incomplete}
+            d.model: {"compared_on": d.common, "removed": [state(f, d.common) for f in d.removed],
+                      "added": [state(f, d.common) for f in d.added], "incomplete": d.incomplete}
             for d in diffs}}, indent=2))
     else:
         for d in diffs:
@@ -374,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop with 'incomplete: states' after N states (default 2,000,000)")
         p.add_argument("--timeout", type=float, default=60.0, metavar="S",
                        help="stop with 'incomplete: time' after S seconds (default 60)")
+        p.add_argument("--max-memory", type=float, default=4096.0, metavar="MIB",
+                       help="stop with 'incomplete: memory' above MIB MiB resident (default 4096)")
+        p.add_argument("--max-steps", type=int, default=10_000, metavar="N",
+                       help="sc/tso: stop with 'incomplete: steps' past N steps per CPU in one run (default 10,000)")
 
     p = sub.add_parser("litmus", help="run litmus tests and print herd7's summary lines",
                        description="Run litmus tests; print herd7's summary lines (or JSON).")
@@ -446,6 +470,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `pinrace check ... | head`: the reader left; say nothing more, as cat and grep do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ __all__ = [
     "ConditionError",
     "InitError",
     "Unsupported",
+    "LimitExceeded",
     "ScheduleError",
     "EngineFault",
 ]
@@ -99,6 +100,13 @@ class Unsupported(SourceError):
 
     code = "unsupported"
     kind = "unsupported"
+
+
+class LimitExceeded(SourceError):
+    """Scenario text over one of the configured limits (pinrace.limits): CPUs, operations, loop bound."""
+
+    code = "limit-exceeded"
+    kind = "limit exceeded"
 
 
 class ScheduleError(PinraceError):

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,6 +20,7 @@ from .. import __version__
 from . import problem
 from .jobs import JobRunner
 from .rest import router
+from .security import SecurityHeaders, cors_origins, origin_allowed
 from .share import router as share_router
 from .ws import serve_session
 
@@ -51,19 +53,30 @@ def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND
     app.state.runner = runner
     problem.install(app)
     app.add_middleware(problem.BodyLimit)
+    origins = cors_origins()
+    if origins:  # closed unless PINRACE_CORS_ORIGINS names who may call the API from a browser
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["content-type", "accept"])
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 from BodyLimit too, carries them
     app.include_router(router)
     app.include_router(share_router)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket):
+        if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), origins):
+            await websocket.close(code=1008, reason="cross-origin websocket refused (PINRACE_CORS_ORIGINS)")
+            return
         await serve_session(websocket, runner)
 
-    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @app.api_route("/api/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                   include_in_schema=False)
     async def api_fallback(request: Request, rest: str):
         # an /api path no route takes: 405 when another method would, else 404 (never the frontend)
-        for route in [*router.routes, *share_router.routes]:
-            if isinstance(route, APIRoute) and route.matches(request.scope)[0] == Match.PARTIAL:
-                raise StarletteHTTPException(405, f"{request.method} is not allowed on {request.url.path}")
+        allowed = sorted({m for route in [*router.routes, *share_router.routes] if isinstance(route, APIRoute)
+                          and route.matches(request.scope)[0] == Match.PARTIAL for m in route.methods})
+        if allowed:  # RFC 9110: a 405 names the methods that would work
+            raise StarletteHTTPException(405, f"{request.method} is not allowed on {request.url.path}",
+                                         headers={"Allow": ", ".join(allowed)})
         raise StarletteHTTPException(404, f"no API endpoint {request.url.path} (see /docs)")
 
     if frontend is not None and frontend.is_dir():

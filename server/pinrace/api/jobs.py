@@ -33,9 +33,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import PinraceError
+from ..limits import LIMITS
 from . import work
 
-__all__ = ["JobRunner", "Job", "Busy"]
+__all__ = ["JobRunner", "Job", "Busy", "TooMany"]
 
 log = logging.getLogger("pinrace.api")
 
@@ -46,11 +47,18 @@ class Busy(PinraceError):
     code = "busy"
 
 
+class TooMany(Busy):
+    """One client already has its share of explorations running: 429, not the server's 503."""
+
+    code = "too-many-explorations"
+
+
 class Job:
     """One submitted job: await `events()` for progress, then `result()`; `cancel()` any time."""
 
-    def __init__(self, runner: JobRunner, future: Future, q=None, cancel_event=None):
+    def __init__(self, runner: JobRunner, future: Future, q=None, cancel_event=None, client: str | None = None):
         self._runner = runner
+        self.client = client
         self.future = future
         self._q = q
         self._cancel_event = cancel_event
@@ -122,11 +130,15 @@ class Job:
 class JobRunner:
     """The process pool and Manager behind every exploration the server runs."""
 
-    def __init__(self, workers: int | None = None, max_pending: int | None = None):
+    def __init__(self, workers: int | None = None, max_pending: int | None = None, per_client: int | None = None):
         self.workers = workers or int(os.environ.get("PINRACE_WORKERS", 0)) or max(2, os.cpu_count() or 2)
-        self.max_pending = max_pending or self.workers * 8
+        # overall (PINRACE_MAX_EXPLORATIONS) and per client address (PINRACE_MAX_EXPLORATIONS_PER_CLIENT):
+        # one visitor cannot fill the queue that every other visitor waits in
+        self.max_pending = max_pending or LIMITS.explorations or self.workers * 8
+        self.per_client = per_client or LIMITS.explorations_per_client
         self._ctx = multiprocessing.get_context("spawn")
         self._pool: ProcessPoolExecutor | None = None
+        self._compile_pool: ProcessPoolExecutor | None = None  # large scenarios compile here, one at a time
         self._manager = None
         self._lock = threading.Lock()
         self._active: set[Job] = set()
@@ -136,8 +148,28 @@ class JobRunner:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx,
-                                                 max_tasks_per_child=200)
+                                                 max_tasks_per_child=200, initializer=work.lower_priority)
             return self._pool
+
+    def _get_compile_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._compile_pool is None:
+                self._compile_pool = ProcessPoolExecutor(max_workers=1, mp_context=self._ctx, max_tasks_per_child=50,
+                                                         initializer=work.lower_priority)
+            return self._compile_pool
+
+    async def compile(self, text: str, loop_bound: int | None = None) -> dict:
+        """Compile `text` in the compile process (not in the server's, where pure-Python parsing of a
+        large scenario would hold the GIL against the event loop): work.compile_only's answer."""
+        try:
+            return await asyncio.wrap_future(self._get_compile_pool().submit(work.compile_only, text, loop_bound))
+        except BrokenProcessPool:
+            with self._lock:
+                old, self._compile_pool = self._compile_pool, None
+            if old is not None:
+                old.shutdown(wait=False, cancel_futures=True)
+            return {"error": {"code": "worker-died", "message": "the compile process died (out of memory?)"},
+                    "status": 503}
 
     def _get_manager(self):
         with self._lock:
@@ -164,6 +196,9 @@ class JobRunner:
         with self._lock:
             pool, self._pool = self._pool, None
             mgr, self._manager = self._manager, None
+            cpool, self._compile_pool = self._compile_pool, None
+        if cpool is not None:
+            cpool.shutdown(wait=False, cancel_futures=True)
         if pool is not None:
             # cancelled jobs stop within ~50 ms; give stragglers a few seconds, then end them
             procs = list((getattr(pool, "_processes", None) or {}).values())
@@ -185,13 +220,26 @@ class JobRunner:
     def active(self) -> int:
         return len(self._active)
 
-    def submit(self, fn, *args, progress: bool = False) -> Job:
+    def running_for(self, client: str | None) -> int:
+        return sum(1 for j in self._active if j.client == client) if client is not None else 0
+
+    def admit(self, client: str | None, n: int = 1) -> None:
+        """Raise TooMany / Busy unless `n` more jobs for `client` fit (check before submitting a batch)."""
+        if client is not None and self.running_for(client) + n > self.per_client:
+            raise TooMany(f"you have {self.running_for(client)} explorations running and this needs {n} more; "
+                          f"the limit per client is {self.per_client} (PINRACE_MAX_EXPLORATIONS_PER_CLIENT): "
+                          f"wait for one to finish or cancel it")
+        if len(self._active) + n > self.max_pending:
+            raise Busy(f"the server is running {len(self._active)} explorations (limit {self.max_pending}, "
+                       f"PINRACE_MAX_EXPLORATIONS); try again shortly")
+
+    def submit(self, fn, *args, progress: bool = False, client: str | None = None) -> Job:
         """Start `fn(*args[, channel])` in a worker; with `progress`, the job streams events.
 
+        `client` (the peer's address) counts the job against that client's share.
         Must be called from the event loop's thread.
         """
-        if len(self._active) >= self.max_pending:
-            raise Busy(f"the server is running {len(self._active)} explorations; try again shortly")
+        self.admit(client)
         q = ev = None
         if progress:
             mgr = self._get_manager()
@@ -202,7 +250,7 @@ class JobRunner:
         except BrokenProcessPool:
             self._replace_pool()
             fut = self._get_pool().submit(fn, *args)
-        job = Job(self, fut, q, ev)
+        job = Job(self, fut, q, ev, client)
         self._active.add(job)
         fut.add_done_callback(lambda _f: self._active.discard(job))
         return job

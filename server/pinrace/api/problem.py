@@ -15,17 +15,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import EngineFault, PinraceError, ScheduleError, SourceError
 from ..library import LibraryError
-from .jobs import Busy
+from ..limits import LIMITS
+from .jobs import Busy, TooMany
 from .scenario import StepUnsupported
 
 __all__ = ["ApiError", "install", "error_body", "error_responses", "BodyLimit", "MAX_BODY"]
 
 log = logging.getLogger("pinrace.api")
 
-MAX_BODY = 1024 * 1024  # bytes in one request body
+MAX_BODY = LIMITS.body_bytes  # bytes in one request body (PINRACE_MAX_BODY_BYTES)
 
 _HTTP_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 413: "too-large",
-               415: "unsupported-media-type", 422: "bad-request", 503: "busy"}
+               415: "unsupported-media-type", 422: "bad-request", 429: "too-many-requests", 503: "busy"}
 
 
 class ApiError(Exception):
@@ -40,7 +41,7 @@ def error_body(d: dict) -> dict:
     """The envelope, with line and column always present (null when there is no position)."""
     body = {"code": d.get("code", "error"), "message": d.get("message", ""),
             "line": d.get("line"), "column": d.get("column")}
-    for k in ("step", "rule", "detail"):
+    for k in ("step", "rule", "detail", "why"):  # why: an lkmm refusal's axiom, edges and cycle
         if d.get(k) is not None:
             body[k] = d[k]
     return {"error": body}
@@ -50,14 +51,19 @@ def error_responses(*codes: int) -> dict:
     """OpenAPI `responses` entries for the given error statuses."""
     from .schemas import ErrorResponse
 
-    text = {404: "unknown built-in protocol", 413: "request too large", 422: "bad scenario, schedule or request",
-            503: "too many explorations running"}
+    if 422 in codes:  # a body that is not JSON at all is a 400 (FastAPI's), one over MAX_BODY a 413
+        codes = tuple(sorted({400, 413, *codes}))
+    text = {400: "the body is not JSON", 404: "unknown built-in protocol", 413: "request too large",
+            422: "bad scenario, schedule or request",
+            429: "this client already runs its share of explorations", 503: "too many explorations running"}
     return {c: {"model": ErrorResponse, "description": text.get(c, "error")} for c in codes}
 
 
 def _status(e: PinraceError) -> int:
     if isinstance(e, LibraryError):
         return 404
+    if isinstance(e, TooMany):
+        return 429
     if isinstance(e, Busy):
         return 503
     if isinstance(e, EngineFault):

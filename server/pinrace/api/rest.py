@@ -18,7 +18,7 @@ from ..formats.schedule import schedule_from_json
 from ..library import builtins, find
 from . import work
 from .problem import ApiError, error_responses
-from .scenario import compile_cached, condition_text, resolve, stepper
+from .scenario import compile_cached, condition_text, precompile, resolve, stepper
 from .schemas import (
     CheckRequest,
     CheckResponse,
@@ -45,6 +45,12 @@ router = APIRouter(prefix="/api")
 
 def _runner(request: Request):
     return request.app.state.runner
+
+
+def client_key(request: Request) -> str:
+    """Whose share an exploration counts against: the peer address (behind a proxy, the proxy's,
+    unless uvicorn runs with --proxy-headers and --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
 
 
 # ---- health and protocols ---------------------------------------------------------------
@@ -92,7 +98,8 @@ def _models(model: str) -> list[str]:
     return list(MODELS) if model == "all" else [model]
 
 
-async def _compile(text: str, loop_bound: int | None = None):
+async def _compile(request: Request, text: str, loop_bound: int | None = None):
+    await precompile(_runner(request), text, loop_bound)  # a large text compiles out of this process
     return await asyncio.to_thread(compile_cached, text, loop_bound)
 
 
@@ -110,7 +117,7 @@ def _merge(outs: dict[str, dict]) -> tuple[dict, dict]:
     return results, {m: e["error"] for m, e in errors.items()}
 
 
-@router.post("/check", response_model=CheckResponse, responses=error_responses(404, 413, 422, 503),
+@router.post("/check", response_model=CheckResponse, responses=error_responses(404, 413, 422, 429, 503),
              summary="Exhaustively check a scenario under one model or all")
 async def check(req: CheckRequest, request: Request) -> CheckResponse:
     """Every final state, the verdict, shortest counterexample schedules and statistics.
@@ -119,11 +126,13 @@ async def check(req: CheckRequest, request: Request) -> CheckResponse:
     then only as good as the part explored.
     """
     sc = resolve(req.scenario)
-    prog = await _compile(sc.text, req.loop_bound)
+    prog = await _compile(request, sc.text, req.loop_bound)
     runner = _runner(request)
     budget = req.budget.capped()
     models = _models(req.model)
-    jobs = [runner.submit(work.run_check, sc.text, m, budget, req.loop_bound) for m in models]
+    runner.admit(client_key(request), len(models))
+    jobs = [runner.submit(work.run_check, sc.text, m, budget, req.loop_bound, client=client_key(request))
+            for m in models]
     outs = dict(zip(models, await asyncio.gather(*(j.result() for j in jobs)), strict=True))
     results, errors = _merge(outs)
     incomplete = next((r["incomplete"] for r in results.values() if r["incomplete"]), None)
@@ -177,13 +186,14 @@ async def replay_route(req: ReplayRequest) -> ReplayResponse:
 
 
 @router.post("/litmus", response_model=HerdResult, responses={
-    **error_responses(413, 422, 503),
+    **error_responses(413, 422, 429, 503),
     200: {"content": {"text/plain": {"example": "Test SB Allowed\nStates 4\n0:r0=0; 1:r0=0;\n...\n"}},
           "description": "herd7's result as JSON, or herd7's own text with `Accept: text/plain`"}},
     summary="Run a litmus test: herd7's result as JSON or herd7's text")
 async def litmus(req: LitmusRequest, request: Request):
-    await _compile(req.source)
-    job = _runner(request).submit(work.run_litmus, req.source, req.model, req.budget.capped())
+    await _compile(request, req.source)
+    job = _runner(request).submit(work.run_litmus, req.source, req.model, req.budget.capped(),
+                                  client=client_key(request))
     out = await job.result()
     if "error" in out:
         raise ApiError(out.get("status", 422), out["error"])
@@ -196,7 +206,7 @@ async def litmus(req: LitmusRequest, request: Request):
 # ---- diff ---------------------------------------------------------------------------------
 
 
-@router.post("/diff", response_model=DiffResponse, responses=error_responses(404, 413, 422, 503),
+@router.post("/diff", response_model=DiffResponse, responses=error_responses(404, 413, 422, 429, 503),
              summary="Final states only one of two scenario versions allows")
 async def diff(req: DiffRequest, request: Request) -> DiffResponse:
     """Compared on the observed locations both versions share; each state comes with a
@@ -204,14 +214,16 @@ async def diff(req: DiffRequest, request: Request) -> DiffResponse:
     old, new = resolve(req.old), resolve(req.new)
     for sc, which in ((old, "old"), (new, "new")):
         try:
-            await _compile(sc.text)
+            await _compile(request, sc.text)
         except SourceError as e:
             d = e.to_dict()
             d["message"] = f"{which}: {d['message']}"
             raise ApiError(422, d) from None
     runner = _runner(request)
     models = _models(req.model)
-    jobs = [runner.submit(work.run_diff, old.text, new.text, m, req.budget.capped()) for m in models]
+    runner.admit(client_key(request), len(models))
+    jobs = [runner.submit(work.run_diff, old.text, new.text, m, req.budget.capped(), client=client_key(request))
+            for m in models]
     outs = dict(zip(models, await asyncio.gather(*(j.result() for j in jobs)), strict=True))
     results, errors = _merge(outs)
     differ = any(r["only_old"] or r["only_new"] for r in results.values())

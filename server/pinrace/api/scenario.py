@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..engine.ir import Program
 from ..errors import PinraceError, SourceError
 from ..library import LibraryError, builtins, find, load_program
+from ..limits import LIMITS
 
-__all__ = ["Scenario", "resolve", "compile_cached", "stepper", "StepUnsupported", "MAX_SOURCE", "condition_text"]
+__all__ = ["Scenario", "resolve", "compile_cached", "stepper", "StepUnsupported", "MAX_SOURCE", "condition_text",
+           "heavy_gate", "HEAVY_CHARS", "precompile", "RemoteError"]
 
-MAX_SOURCE = 200_000  # characters of scenario text the server accepts
+MAX_SOURCE = LIMITS.source_chars  # characters of scenario text the server accepts (PINRACE_MAX_SOURCE_CHARS)
 _CACHE_SIZE = 64
 
 
@@ -40,7 +45,14 @@ def resolve(scenario: str) -> Scenario:
     if not isinstance(scenario, str) or not scenario.strip():
         raise LibraryError("the scenario is empty: give a built-in protocol name or scenario source")
     if len(scenario) > MAX_SOURCE:
-        raise SourceError(f"the scenario is {len(scenario):,} characters long; the limit is {MAX_SOURCE:,}")
+        raise SourceError(f"the scenario is {len(scenario):,} characters long; the limit is {MAX_SOURCE:,} "
+                          f"(PINRACE_MAX_SOURCE_CHARS)")
+    try:
+        scenario.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate ("\\ud800" in JSON): not text a file could hold
+        line = scenario.count("\n", 0, e.start) + 1
+        col = e.start - (scenario.rfind("\n", 0, e.start) + 1) + 1
+        raise SourceError("the scenario text is not valid Unicode (a lone surrogate)", line, col, scenario) from None
     s = scenario.strip()
     if "\n" not in s and "{" not in s and not s.startswith("C "):
         if any(b.name == s for b in builtins()):
@@ -62,18 +74,75 @@ def _first_name(text: str) -> str:
 
 _cache: OrderedDict = OrderedDict()
 
+# Compiling is pure Python in the server process (in a thread, off the event loop, but holding the
+# GIL): a scenario near MAX_SOURCE takes seconds.  One such compile at a time, queued on the event
+# loop (not in a thread), so however many arrive together, the loop competes with one.
+HEAVY_CHARS = 20_000
+_gates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class RemoteError(PinraceError):
+    """A PinraceError raised in the compile process, carried back as its dict (line, column and all)."""
+
+    def __init__(self, d: dict):
+        super().__init__(d.get("message", ""))
+        self.d = d
+        self.code = d.get("code", "error")
+
+    def to_dict(self) -> dict:
+        return dict(self.d)
+
+
+async def precompile(runner, scenario: str, loop_bound: int | None = None) -> float:
+    """Compile a large scenario text in `runner`'s compile process (one at a time) into the cache,
+    so the compile_cached that follows is a hit; small texts are left to it.  The CPU seconds spent."""
+    if not isinstance(scenario, str) or len(scenario) < HEAVY_CHARS:
+        return 0.0
+    text = resolve(scenario).text
+    key = _key(text, loop_bound)
+    if key in _cache:
+        return 0.0
+    async with heavy_gate(text):
+        if key in _cache:
+            return 0.0
+        out = await runner.compile(text, loop_bound)
+    if "error" in out:
+        raise RemoteError(out["error"])
+    _remember(key, out["program"])
+    return float(out.get("cpu", 0.0))
+
+
+def heavy_gate(text: object) -> contextlib.AbstractAsyncContextManager:
+    """`async with heavy_gate(text):` around compiling `text` off the loop."""
+    if not isinstance(text, str) or len(text) < HEAVY_CHARS:
+        return contextlib.nullcontext()
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(1)
+    return gate
+
+
+
+def _key(text: str, loop_bound: int | None) -> tuple:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), loop_bound
+
+
+def _remember(key: tuple, p: Program) -> None:
+    _cache[key] = p
+    while len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+
 
 def compile_cached(text: str, loop_bound: int | None = None) -> Program:
     """Compile scenario text, remembering the last few programs (they are never mutated)."""
-    key = (hashlib.sha256(text.encode()).hexdigest(), loop_bound)
+    key = _key(text, loop_bound)
     p = _cache.get(key)
     if p is not None:
         _cache.move_to_end(key)
         return p
     p = load_program(text, loop_bound=loop_bound)
-    _cache[key] = p
-    while len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
+    _remember(key, p)
     return p
 
 
@@ -94,6 +163,12 @@ def stepper(model: str, program: Program):
     needed = ("initial", "enabled", "step", "status", "blocked_reason", "memory", "registers")
     if m is None or not all(hasattr(m, a) for a in needed):
         raise StepUnsupported(f"stepping under {model} is not available yet: explore it, or step under sc or tso")
+    prepare = getattr(m, "prepare", None)
+    if prepare is not None:  # lkmm enumerates the allowed executions it navigates, once, here
+        try:
+            prepare()
+        except SourceError as e:
+            raise StepUnsupported(f"stepping under {model} is not available for this scenario: {e.reason}") from None
     return m
 
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..limits import LIMITS
 from .scenario import MAX_SOURCE
 
 __all__ = [
@@ -16,10 +17,10 @@ __all__ = [
     "ScheduleObject", "ScheduleStep", "SB_SOURCE",
 ]
 
-MAX_STATES = 2_000_000  # server-side caps: a request may ask for less, never more
-MAX_SECONDS = 30.0
-DEFAULT_STATES = 500_000
-DEFAULT_SECONDS = 10.0
+MAX_STATES = LIMITS.max_states  # server-side caps: a request may ask for less, never more
+MAX_SECONDS = LIMITS.max_seconds
+DEFAULT_STATES = LIMITS.default_states
+DEFAULT_SECONDS = LIMITS.default_seconds
 
 SB_SOURCE = ("C SB\n{}\nP0(int *x, int *y) { WRITE_ONCE(*x, 1); r0 = READ_ONCE(*y); }\n"
              "P1(int *x, int *y) { WRITE_ONCE(*y, 1); r0 = READ_ONCE(*x); }\nexists (0:r0=0 /\\ 1:r0=0)\n")
@@ -35,7 +36,7 @@ ScenarioText = Field(min_length=1, max_length=MAX_SOURCE,
 class BudgetIn(BaseModel):
     """Bounds on one exploration; the server caps both (MAX_STATES, MAX_SECONDS)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"max_states": 100000,
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"max_states": 100000,
                                                                                "max_seconds": 5}]})
     max_states: int | None = Field(None, ge=1, description=f"distinct states explored (cap {MAX_STATES:,})")
     max_seconds: float | None = Field(None, gt=0, description=f"wall-clock seconds (cap {MAX_SECONDS:g})")
@@ -94,18 +95,19 @@ class Protocol(ProtocolSummary):
 
 
 class ScheduleStep(BaseModel):
+    model_config = ConfigDict(strict=True)  # requests: `false` is not a CPU number
     cpu: int = Field(ge=0)
     op: int | None = Field(None, ge=0, description="operation index in the CPU's code; absent for a model's move")
     choice: list[Value] = Field(default_factory=list, description='a model\'s extra decision, e.g. ["flush"]')
 
 
 class ScheduleObject(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+    model_config = ConfigDict(strict=True, json_schema_extra={"examples": [{
         "format": "pinrace-schedule", "version": 1,
         "steps": [{"cpu": 0, "op": 0}, {"cpu": 1, "op": 0}, {"cpu": 1, "choice": ["flush"]}]}]})
     format: Literal["pinrace-schedule"] = "pinrace-schedule"
     version: int = 1
-    steps: list[ScheduleStep | int | str] = Field(max_length=10_000)
+    steps: list[ScheduleStep | int | str] = Field(max_length=LIMITS.run_steps)
 
 
 Schedule = str | ScheduleObject | list[ScheduleStep | int | str]
@@ -115,13 +117,13 @@ Schedule = str | ScheduleObject | list[ScheduleStep | int | str]
 
 
 class CheckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"scenario": SB_SOURCE, "model": "tso", "budget": {"max_states": 100000, "max_seconds": 5}},
         {"scenario": "bias-barrier-posted", "model": "all"}]})
     scenario: str = ScenarioText
     model: ModelOrAll = "sc"
     budget: BudgetIn = Field(default_factory=BudgetIn)
-    loop_bound: int | None = Field(None, ge=0, le=64, description="times each loop may go round")
+    loop_bound: int | None = Field(None, ge=0, le=LIMITS.loop_bound, description="times each loop may go round")
 
 
 class FinalStateOut(BaseModel):
@@ -208,7 +210,7 @@ class CheckResponse(BaseModel):
 
 
 class ReplayRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"scenario": SB_SOURCE, "model": "tso", "schedule": "0 1 0:1 1:1 0:flush 1:flush"},
         {"scenario": SB_SOURCE, "model": "sc",
          "schedule": {"format": "pinrace-schedule", "version": 1,
@@ -216,7 +218,7 @@ class ReplayRequest(BaseModel):
     scenario: str = ScenarioText
     model: Model = "sc"
     schedule: Schedule = Field(description='text ("0 1 0:flush"), the JSON schedule object, or a list of steps')
-    loop_bound: int | None = Field(None, ge=0, le=64)
+    loop_bound: int | None = Field(None, ge=0, le=LIMITS.loop_bound)
 
 
 class ReplayStep(BaseModel):
@@ -253,7 +255,7 @@ class ReplayResponse(BaseModel):
 
 
 class LitmusRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"source": SB_SOURCE,
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"source": SB_SOURCE,
                                                                                "model": "tso"}]})
     source: str = Field(min_length=1, max_length=MAX_SOURCE, description="an LKMM litmus test")
     model: Model = "sc"
@@ -264,7 +266,7 @@ class LitmusRequest(BaseModel):
 
 
 class DiffRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "old": SB_SOURCE, "new": SB_SOURCE.replace("WRITE_ONCE(*x, 1);", "WRITE_ONCE(*x, 1); smp_mb();"),
         "model": "tso"}]})
     old: str = ScenarioText

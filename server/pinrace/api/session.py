@@ -16,14 +16,15 @@ from ..engine.view import describe
 from ..errors import PinraceError, ScheduleError, SourceError
 from ..explore.replay import resolve
 from ..formats.schedule import parse_token, schedule_from_json
+from ..limits import LIMITS
 from .scenario import Scenario, StepUnsupported, compile_cached, condition_text, stepper
 from .scenario import resolve as resolve_scenario
-from .views import explain, moves, timeline_entry, verdict
+from .views import explain, moves, scenario_words, timeline_entry, verdict
 
 __all__ = ["Session", "NoScenario", "MAX_RUN", "MAX_HISTORY"]
 
-MAX_RUN = 10_000  # steps in one run
-MAX_HISTORY = 500  # undo snapshots kept
+MAX_RUN = LIMITS.run_steps  # steps in one run (PINRACE_MAX_RUN_STEPS)
+MAX_HISTORY = LIMITS.undo_history  # undo snapshots kept (PINRACE_MAX_UNDO)
 
 
 class NoScenario(PinraceError):
@@ -98,7 +99,7 @@ class Session:
                                   for pc, ins in enumerate(th.code)]})
         return {"type": "scenario", "name": prog.name, "label": self.scenario.label,
                 "builtin": self.scenario.builtin, "condition": condition_text(prog),
-                "source": self.scenario.text, "cpus": cpus}
+                "source": self.scenario.text, "cpus": cpus, **scenario_words(self.scenario.text, prog)}
 
     def state_message(self, cause: str, explanation: str | None = None, view: dict | None = None) -> dict:
         m = self.machine
@@ -114,7 +115,8 @@ class Session:
             "length": len(self.run),
             "view": view,
             "transitions": moves(m, s),
-            "timeline": [dict(timeline_entry(m, i, t), applied=i < self.cursor) for i, t in enumerate(self.run)],
+            "timeline": [dict(timeline_entry(m, i, t, self.states[i + 1]), applied=i < self.cursor)
+                         for i, t in enumerate(self.run)],
             "verdict": verdict(m, s),
             "explanation": explanation,
             "can_undo": bool(self._undo),
@@ -164,6 +166,8 @@ class Session:
             if t.op is None and t.choice == ("flush",) and not has_flush:
                 dropped.append(t.token())
                 continue
+            if t.op is not None and t.choice and not getattr(machine, "reorders", False):
+                t = Transition(t.cpu, t.op)  # lkmm's rf=/co= choices mean nothing to sc and tso
             try:
                 t2 = resolve(machine, s, t, len(taken))
                 s = machine.step(s, t2)
@@ -267,6 +271,9 @@ class Session:
                 run, states = self._replay(new)
             except ScheduleError as strict:
                 relaxed = [u.cpu if u.op is not None else u for u in new]
+                if getattr(self.machine, "reorders", False):
+                    # lkmm: keep each step's op, let its read/coherence choice default afresh
+                    relaxed = [Transition(u.cpu, u.op) for u in new]
                 try:
                     run, states = self._replay(relaxed)
                 except ScheduleError:
@@ -278,8 +285,8 @@ class Session:
         return [self.state_message("move")]
 
     def _check_program_order(self, t: Transition, src: int, dst: int) -> None:
-        if t.op is None:
-            return
+        if t.op is None or getattr(self.machine, "reorders", False):
+            return  # lkmm runs a CPU's operations out of order where nothing orders them: replay decides
         lo, hi = (dst, src) if dst < src else (src + 1, dst + 1)
         for i in range(lo, hi):
             u = self.run[i]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..engine.models import make_model
 from ..errors import PinraceError
@@ -14,6 +14,7 @@ from ..formats.email import find_block, to_block
 from ..formats.link import LINK_VERSION, MAX_LINK_CHARS, encode, link_url, load, make_shared
 from ..formats.litmus_export import export_litmus
 from ..formats.schedule import parse_schedule, schedule_from_json
+from ..limits import LIMITS
 from .problem import error_responses
 from .scenario import compile_cached, resolve
 
@@ -23,10 +24,12 @@ router = APIRouter(prefix="/api", tags=["share"])
 
 
 class ShareRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+
     scenario: str = Field(description="a built-in protocol name or scenario source text")
     model: str = Field("sc", description="sc, tso or lkmm")
     schedule: str | list = Field("", description="text ('0 1 1 0', '0:0 0:flush') or a list of steps")
-    loop_bound: int | None = Field(None, ge=0, le=1000)
+    loop_bound: int | None = Field(None, ge=0, le=LIMITS.loop_bound)
     base: str = Field("", max_length=2000, description="the app's address, prefixed to '#s=...'")
 
 
@@ -42,6 +45,8 @@ class ShareResponse(BaseModel):
 
 
 class DecodeRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+
     link: str = Field(max_length=4 * MAX_LINK_CHARS, description="a URL, '#s=...', the token, or an email block")
 
 
@@ -59,11 +64,13 @@ class DecodeResponse(BaseModel):
 
 
 class DiagramImportRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+
     scenario: str
-    diagram: str = Field(max_length=200_000, description="the pasted diagram; quote markers are fine")
+    diagram: str = Field(max_length=LIMITS.source_chars, description="the pasted diagram; quote markers are fine")
     model: str = Field("sc", pattern="^(sc|tso)$")
     complete: bool = Field(True, description="run what CPUs have left after the last row")
-    loop_bound: int | None = Field(None, ge=0, le=1000)
+    loop_bound: int | None = Field(None, ge=0, le=LIMITS.loop_bound)
 
 
 class DiagramImportResponse(BaseModel):
@@ -74,16 +81,20 @@ class DiagramImportResponse(BaseModel):
 
 
 class DiagramExportRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+
     scenario: str
     schedule: str | list
     model: str = Field("sc", pattern="^(sc|tso)$")
     width: int = Field(72, ge=20, le=400)
-    loop_bound: int | None = Field(None, ge=0, le=1000)
+    loop_bound: int | None = Field(None, ge=0, le=LIMITS.loop_bound)
 
 
 class ExportRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+
     scenario: str
-    loop_bound: int | None = Field(None, ge=0, le=1000)
+    loop_bound: int | None = Field(None, ge=0, le=LIMITS.loop_bound)
 
 
 class ExportResponse(BaseModel):

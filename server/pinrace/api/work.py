@@ -16,11 +16,23 @@ import traceback
 
 from ..errors import PinraceError, SourceError
 
-__all__ = ["run_check", "run_litmus", "run_diff", "result_dict", "warm", "PROGRESS_EVERY", "DONE"]
+__all__ = ["run_check", "run_litmus", "run_diff", "result_dict", "warm", "lower_priority", "compile_only",
+           "PROGRESS_EVERY", "DONE"]
 
 PROGRESS_EVERY = 0.25
 DONE = "__done__"  # the last item a job puts on its progress queue
 _CANCEL_POLL = 0.05  # seconds between looks at the cancel flag (each is an IPC round trip)
+
+
+def lower_priority() -> None:
+    """Pool initializer: explorations run niced, so on a busy machine the kernel prefers the
+    server process, whose event loop answers every session's steps."""
+    import os
+
+    try:
+        os.nice(10)
+    except (AttributeError, OSError):  # not on this platform, or not allowed: run as is
+        pass
 
 
 def warm() -> int:
@@ -92,8 +104,10 @@ class _Channel:
 
 def _budget(b: dict, ch: _Channel):
     from ..explore.budget import Budget
+    from ..limits import LIMITS
 
-    return Budget(max_states=int(b["max_states"]), max_seconds=float(b["max_seconds"]), cancelled=ch.cancelled)
+    return Budget(max_states=int(b["max_states"]), max_seconds=float(b["max_seconds"]),
+                  max_memory_mb=LIMITS.memory_mb, cancelled=ch.cancelled)
 
 
 def _guard(fn):
@@ -153,6 +167,15 @@ def result_dict(program, result) -> dict:
     d["invariant_violations"] = [{"values": f.values, "status": f.status, "schedule": [t.token() for t in f.schedule]}
                                  for f in getattr(result, "invariant_violations", [])]
     return d
+
+
+@_guard
+def compile_only(text: str, loop_bound: int | None = None) -> dict:
+    """Compile scenario text in the compile process: {"program": Program, "cpu": seconds} or
+    {"error": ...}.  The Program comes back pickled: an object this code built, never one a client sent."""
+    t0 = time.process_time()
+    prog = _program(text, loop_bound)
+    return {"program": prog, "cpu": time.process_time() - t0}
 
 
 @_guard

@@ -20,8 +20,10 @@ from fastapi import WebSocket, WebSocketDisconnect
 from .. import __version__
 from ..engine.models import MODELS
 from ..errors import PinraceError
+from ..limits import LIMITS
 from . import work
 from .jobs import JobRunner
+from .scenario import precompile
 from .schemas import DEFAULT_SECONDS, DEFAULT_STATES, MAX_SECONDS, MAX_STATES
 from .session import Session
 
@@ -30,9 +32,20 @@ __all__ = ["serve_session", "PROTOCOL_VERSION", "MESSAGE_TYPES", "MAX_MESSAGE"]
 log = logging.getLogger("pinrace.api")
 
 PROTOCOL_VERSION = 1
-MAX_MESSAGE = 256 * 1024  # characters in one client message
-RATE = 100.0  # messages per second a session may send, sustained ...
-BURST = 200.0  # ... and in a burst
+MAX_MESSAGE = LIMITS.ws_message_chars  # characters in one client message (PINRACE_MAX_WS_MESSAGE_CHARS)
+RATE = LIMITS.ws_rate  # messages per second a session may send, sustained (PINRACE_WS_RATE) ...
+BURST = LIMITS.ws_burst  # ... and in a burst (PINRACE_WS_BURST)
+# Messages cost their handling time too: a session that keeps the server busy more than this
+# share of the time (loading the largest scenarios back to back) pays with refused messages.
+CPU_SHARE = LIMITS.ws_cpu_share  # (PINRACE_WS_CPU_SHARE)
+# Refusing costs the server a frame to read and an answer to write.  Within FLOOD_WINDOW seconds
+# the first BURST refusals are answered, later ones silently dropped, and a client past
+# FLOOD_DROPS refusals (far more than a client with a bug sends) is closed (1008).
+FLOOD_WINDOW = 10.0
+FLOOD_DROPS = int(5 * BURST)
+TOKEN_CHARS = 16 * 1024  # a message costs a token per this many characters, beyond its first
+_THREADED = ("load", "model", "move")  # handlers that run in a thread (their CPU is measured there)
+_flooded: dict[str, float] = {}  # address -> until when its new connections start with an empty bucket
 MESSAGE_TYPES = ("load", "model", "step", "undo", "redo", "jump", "move", "explore", "cancel", "state", "ping")
 
 
@@ -60,17 +73,23 @@ class _Connection:
         self.ws = ws
         self.runner = runner
         self.session = Session()
+        self.client = ws.client.host if ws.client else "unknown"  # explorations count against this address
         self.send_lock = asyncio.Lock()
         self.explore_task: asyncio.Task | None = None
         self.job = None
-        self.tokens = BURST
+        # an address just closed for flooding gets no fresh burst by reconnecting: it starts empty
+        self.tokens = 0.0 if _flooded.get(self.client, 0.0) > time.monotonic() else BURST
         self.t_last = time.monotonic()
+        self.drops, self.drop_window = 0, time.monotonic()
+        self.thread_cpu = 0.0  # CPU seconds the current message used in worker threads
         self.closed = False
 
     async def send(self, msg: dict) -> None:
         if self.closed:
             return
+        c0 = time.thread_time()
         text = json.dumps(msg, default=str)
+        self._charge(time.thread_time() - c0)  # writing a large state or result is work too
         async with self.send_lock:
             try:
                 await self.ws.send_text(text)
@@ -80,13 +99,33 @@ class _Connection:
     async def error(self, re, request, err: dict) -> None:
         await self.send({"type": "error", "re": re, "request": request, "error": err})
 
-    def _rate_ok(self) -> bool:
+    def _charge(self, cpu_seconds: float) -> None:
+        """Take CPU time from the bucket: at CPU_SHARE of the time the refill is all used up.
+        At most a minute's worth of refusals."""
+        self.tokens = max(-60 * RATE, self.tokens - cpu_seconds * RATE / CPU_SHARE)
+
+    async def _threaded(self, fn, *args):
+        """`fn(*args)` in a thread, its CPU time added to this message's cost."""
+
+        def run():
+            c0 = time.thread_time()
+            try:
+                return fn(*args)
+            finally:
+                self.thread_cpu += time.thread_time() - c0
+
+        return await asyncio.to_thread(run)
+
+    def _rate_ok(self, cost: float = 1.0) -> bool:
         now = time.monotonic()
         self.tokens = min(BURST, self.tokens + (now - self.t_last) * RATE)
         self.t_last = now
         if self.tokens < 1:
+            if now - self.drop_window > FLOOD_WINDOW:
+                self.drops, self.drop_window = 0, now
+            self.drops += 1
             return False
-        self.tokens -= 1
+        self.tokens -= cost
         return True
 
     async def run(self) -> None:
@@ -98,10 +137,14 @@ class _Connection:
                 if frame["type"] == "websocket.disconnect":
                     break
                 text = frame.get("text")
-                if text is None:
-                    await self.error(None, None, {"code": "bad-message", "message": "send JSON text frames"})
-                    continue
-                await self.handle(text)
+                await self.handle(text if text is not None else frame.get("bytes") or b"")
+                if self.drops > FLOOD_DROPS:
+                    now = time.monotonic()
+                    for a in [a for a, t in _flooded.items() if t < now]:  # forget old ones
+                        del _flooded[a]
+                    _flooded[self.client] = now + FLOOD_WINDOW
+                    await self.ws.close(code=1008, reason="flooding: far more messages than the rate limit")
+                    break
         except WebSocketDisconnect:
             pass
         finally:
@@ -114,19 +157,30 @@ class _Connection:
         if self.explore_task is not None and self.closed:
             self.explore_task.cancel()
 
-    async def handle(self, text: str) -> None:
+    async def handle(self, text: str | bytes) -> None:
+        # rate first, everything counted (binary and oversized frames too: large ones cost more)
+        if not self._rate_ok(1.0 + len(text) // TOKEN_CHARS):
+            if self.drops > BURST:
+                return
+            why = (f"more than {RATE:g} messages a second" if self.tokens > -1 else
+                   f"this session kept the server busy more than {CPU_SHARE:.0%} of the time; messages are "
+                   f"dropped for {(1 - self.tokens) / RATE:.1f} s more")
+            await self.error(None, None, {"code": "rate-limited", "message": f"{why}: this one was dropped"})
+            return
+        if isinstance(text, bytes):
+            await self.error(None, None, {"code": "bad-message", "message": "send JSON text frames"})
+            return
         if len(text) > MAX_MESSAGE:
             await self.error(None, None, {"code": "too-large", "message": f"a message is at most {MAX_MESSAGE:,} "
                                           f"characters; this one has {len(text):,}"})
-            return
-        if not self._rate_ok():
-            await self.error(None, None, {"code": "rate-limited", "message": f"more than {RATE:g} messages a second: "
-                                          "this one was dropped"})
             return
         try:
             msg = json.loads(text)
         except ValueError as e:
             await self.error(None, None, {"code": "bad-json", "message": f"not JSON: {e}"})
+            return
+        except RecursionError:  # '[[[[...' nests past the decoder's depth: refuse, keep the session
+            await self.error(None, None, {"code": "bad-json", "message": "the JSON nests too deeply"})
             return
         if not isinstance(msg, dict):
             await self.error(None, None, {"code": "bad-message", "message": "a message is a JSON object with 'type'"})
@@ -136,6 +190,7 @@ class _Connection:
             await self.error(re, kind, {"code": "unknown-type", "message": f"unknown message type {kind!r} "
                                         f"(known: {', '.join(MESSAGE_TYPES)})"})
             return
+        c0, self.thread_cpu = time.thread_time(), 0.0
         try:
             replies = await getattr(self, f"_on_{kind}")(msg)
         except PinraceError as e:
@@ -146,6 +201,10 @@ class _Connection:
             await self.error(re, kind, {"code": "internal-error", "message": "internal error (logged); "
                                         "the session is unchanged"})
             return
+        finally:
+            # CPU time, not wall time: a step must not cost more because others make the server slow.
+            # Threaded handlers measure their thread; the others ran on this thread without awaiting.
+            self._charge(self.thread_cpu if kind in _THREADED else time.thread_time() - c0)
         for r in replies or ():
             r["re"] = re
             await self.send(r)
@@ -160,10 +219,11 @@ class _Connection:
             raise _Bad("'load' needs 'scenario': a built-in protocol name or scenario source")
         model = _field(msg, "model", str, required=False)
         lb = _field(msg, "loop_bound", int, required=False)
-        if lb is not None and not 0 <= lb <= 64:
-            raise _Bad("'loop_bound' must be between 0 and 64")
+        if lb is not None and not 0 <= lb <= LIMITS.loop_bound:
+            raise _Bad(f"'loop_bound' must be between 0 and {LIMITS.loop_bound} (PINRACE_MAX_LOOP_BOUND)")
         self._check_model(model)
-        return await asyncio.to_thread(self.session.load, src, model, lb)
+        self.thread_cpu += await precompile(self.runner, src, lb)  # a large text compiles out of process
+        return await self._threaded(self.session.load, src, model, lb)
 
     def _check_model(self, model) -> None:
         if model is not None and model not in MODELS:
@@ -172,7 +232,7 @@ class _Connection:
     async def _on_model(self, msg):
         model = _field(msg, "model", str)
         self._check_model(model)
-        return await asyncio.to_thread(self.session.set_model, model)
+        return await self._threaded(self.session.set_model, model)
 
     async def _on_step(self, msg):
         cpu = _field(msg, "cpu", int, required=False)
@@ -195,7 +255,7 @@ class _Connection:
         src = _field(msg, "from", int, required=False)
         dst = _field(msg, "to", int, required=False)
         sched = msg.get("schedule")
-        return await asyncio.to_thread(self.session.move, src, dst, sched)
+        return await self._threaded(self.session.move, src, dst, sched)
 
     async def _on_cancel(self, msg):
         if self.job is None:
@@ -219,7 +279,8 @@ class _Connection:
         if ms < 1 or secs <= 0:
             raise _Bad("budgets must be positive")
         budget = {"max_states": min(ms, MAX_STATES), "max_seconds": min(float(secs), MAX_SECONDS)}
-        job = self.runner.submit(work.run_check, s.scenario.text, model, budget, None, progress=True)
+        job = self.runner.submit(work.run_check, s.scenario.text, model, budget, None, progress=True,
+                                 client=self.client)
         self.job = job
         re = msg.get("id")
         self.explore_task = asyncio.create_task(self._stream(job, re, model))

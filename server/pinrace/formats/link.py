@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..engine.state import Transition
 from ..errors import PinraceError, ScheduleError
+from ..limits import LIMITS
 from .schedule import format_schedule, parse_schedule, parse_token
 
 __all__ = [
@@ -37,8 +38,9 @@ __all__ = [
 ]
 
 LINK_VERSION = 1
-MAX_LINK_CHARS = 100_000  # characters after `s=`: a 200,000-character scenario compresses well below
-MAX_PAYLOAD_BYTES = 512 * 1024  # decompressed JSON
+MAX_LINK_CHARS = LIMITS.link_chars  # characters after `s=` (PINRACE_MAX_LINK_CHARS): a 200,000-character
+# scenario compresses well below
+MAX_PAYLOAD_BYTES = LIMITS.link_payload_bytes  # decompressed JSON (PINRACE_MAX_LINK_PAYLOAD_BYTES)
 HASH_CHARS = 12  # hex digits of SHA-256 naming a built-in version
 _MODELS = ("sc", "tso", "lkmm")
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]*")

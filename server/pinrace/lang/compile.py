@@ -33,7 +33,17 @@ from ..engine.ir import (
     Unlock,
     Value,
 )
-from ..errors import ArityError, ConditionError, InitError, SourceError, SyntaxError_, UnknownPrimitive, Unsupported
+from ..errors import (
+    ArityError,
+    ConditionError,
+    InitError,
+    LimitExceeded,
+    SourceError,
+    SyntaxError_,
+    UnknownPrimitive,
+    Unsupported,
+)
+from ..limits import LIMITS
 from .ast import CLoc, Function, PAnd, PAtom, PNot, POr, Scenario
 from .parser import parse
 from .primitives import closest, lookup
@@ -54,11 +64,15 @@ def compile_source(source: str, *, loop_bound: int | None = None, prelude: str |
 
     `invariant NAME (prop)` lines after the condition become `Program.invariants`.
     """
-    prog = compile_scenario(parse(source), loop_bound=loop_bound, prelude=prelude)
-    if "invariant" in source:
-        from ..explore.invariants import parse_invariants
+    try:
+        prog = compile_scenario(parse(source), loop_bound=loop_bound, prelude=prelude)
+        if "invariant" in source:
+            from ..explore.invariants import parse_invariants
 
-        prog.invariants = parse_invariants(source, prog)
+            prog.invariants = parse_invariants(source, prog)
+    except RecursionError:
+        # the tree walkers recurse on nesting: pasted text must not escape as a non-pinrace error
+        raise LimitExceeded("the scenario nests too deeply (brackets, blocks or operators) to compile") from None
     return prog
 
 
@@ -129,6 +143,11 @@ class _Compiler:
     # ---- entry -----------------------------------------------------------------------
     def run(self) -> Program:
         self.init_block()
+        if len(self.sc.threads) > LIMITS.cpus:
+            # checked before compiling any thread: the cost of compiling grows with the CPU count
+            p = self.sc.threads[LIMITS.cpus].pos
+            raise LimitExceeded(f"the scenario has {len(self.sc.threads)} CPUs; the limit is {LIMITS.cpus} "
+                                f"(PINRACE_MAX_CPUS)", p.line, p.column, self.src)
         threads = []
         for fn in self.sc.threads:
             for pname, _ in fn.params:
@@ -141,6 +160,11 @@ class _Compiler:
         if bound is None:
             b = self.defines.get("PINRACE_LOOP_BOUND")
             bound = self.const_int(b[0]) if b else DEFAULT_LOOP_BOUND
+            if bound > LIMITS.loop_bound:
+                raise LimitExceeded(f"PINRACE_LOOP_BOUND is {bound}; the limit is {LIMITS.loop_bound} "
+                                    f"(PINRACE_MAX_LOOP_BOUND)", b[1].line, b[1].column, self.src)
+        if bound > LIMITS.loop_bound:
+            raise LimitExceeded(f"the loop bound is {bound}; the limit is {LIMITS.loop_bound} (PINRACE_MAX_LOOP_BOUND)")
         consts = {}
         for dname, (dnode, _) in self.defines.items():
             try:
@@ -265,6 +289,12 @@ class _Compiler:
         return Origin(line, col, primitive, ctx.call or _text(src, node), ctx.call_id, _text(src, node))
 
     def emit(self, ctx: _ThreadCtx, ins: Instr) -> int:
+        if len(ctx.code) >= LIMITS.ops_per_cpu:
+            # inlining can grow code exponentially (f calls g twice, g calls h twice, ...): stop at
+            # the limit rather than after the blow-up
+            o = ins.origin
+            raise LimitExceeded(f"P{ctx.index} compiles to more than {LIMITS.ops_per_cpu:,} operations "
+                                f"(PINRACE_MAX_OPS_PER_CPU); inlined helpers count", o.line, o.column, self.src)
         ctx.code.append(ins)
         return len(ctx.code) - 1
 
@@ -677,8 +707,10 @@ class _Compiler:
         if len(args) != len(fn.params):
             raise self.err(ArityError, f"{fn.name}() takes {len(fn.params)} argument"
                            f"{'s' if len(fn.params) != 1 else ''}, got {len(args)}", node)
-        if any(f.name == fn.name for f in ctx.frames[1:]) or len(ctx.frames) > MAX_INLINE_DEPTH:
+        if any(f.name == fn.name for f in ctx.frames[1:]):
             raise self.err(Unsupported, f"recursive call to {fn.name}()", node)
+        if len(ctx.frames) > MAX_INLINE_DEPTH:
+            raise self.err(LimitExceeded, f"helpers nest more than {MAX_INLINE_DEPTH} calls deep at {fn.name}()", node)
         env: dict[str, Expr] = {}
         for (pname, _), a in zip(fn.params, args, strict=True):
             v = _fold(self.expr(a, ctx))
