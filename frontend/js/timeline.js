@@ -1,0 +1,110 @@
+// The timeline: one column per CPU, one row per executed operation (the thread's
+// CPU0 | CPU1 | CPU2 style).  Drag an operation to another row, or select it and move it
+// up or down with the keyboard; the server re-validates every move.
+import { h, fill, changedSince } from "./dom.js";
+import { choiceOf } from "./controls.js";
+
+export function mountTimeline(root, actions) {
+  const wrap = h("div", { class: "timeline-wrap" });
+  const tools = h("div", { class: "timeline-tools row", role: "group", "aria-label": "Move the selected operation" });
+  fill(root, h("h2", { id: "timeline-h" }, "Timeline"),
+    h("p", { class: "hint", id: "timeline-hint" }, "Drag an operation to another row to change the interleaving, or select it and use Move up / Move down (Alt+Up / Alt+Down)."),
+    wrap, tools);
+  let last = null;
+  const changed = changedSince();
+  const drag = { from: null, x: 0, y: 0, active: false, over: null, suppressClick: false };
+
+  function rowAt(x, y) {
+    const el = document.elementFromPoint(x, y);
+    const tr = el && el.closest("tr[data-row]");
+    return tr && wrap.contains(tr) ? Number(tr.dataset.row) : null;
+  }
+  function mark(row) {
+    for (const tr of wrap.querySelectorAll("tr.drop-target")) tr.classList.remove("drop-target");
+    if (row !== null) wrap.querySelector(`tr[data-row="${row}"]`)?.classList.add("drop-target");
+  }
+  wrap.addEventListener("pointerdown", (e) => {
+    const op = e.target.closest("button.op");
+    if (!op || e.button !== 0) return;
+    Object.assign(drag, { from: Number(op.dataset.index), x: e.clientX, y: e.clientY, active: false, over: null });
+  });
+  window.addEventListener("pointermove", (e) => {
+    if (drag.from === null) return;
+    if (!drag.active && Math.hypot(e.clientX - drag.x, e.clientY - drag.y) < 6) return;
+    drag.active = true;
+    wrap.classList.add("dragging");
+    drag.over = rowAt(e.clientX, e.clientY);
+    mark(drag.over);
+  });
+  window.addEventListener("pointerup", (e) => {
+    if (drag.from === null) return;
+    const { from, active } = drag;
+    const to = active ? rowAt(e.clientX, e.clientY) : null;
+    drag.from = null;
+    wrap.classList.remove("dragging");
+    mark(null);
+    if (!active) return;
+    drag.suppressClick = true;  // the click that ends a drag is not a selection
+    setTimeout(() => { drag.suppressClick = false; }, 0);
+    if (to !== null && to !== from) actions.move(from, to);
+  });
+  wrap.addEventListener("keydown", (e) => {
+    const op = e.target.closest("button.op");
+    if (!op || !e.altKey || (e.key !== "ArrowUp" && e.key !== "ArrowDown")) return;
+    e.preventDefault();
+    actions.select(Number(op.dataset.index));
+    actions.moveSelected(e.key === "ArrowUp" ? -1 : 1);
+  });
+
+  return {
+    render(st) {
+      if (!changed(st.current, st.scenario, st.selected, st.stepping)) return;
+      const cur = st.current;
+      const sc = st.scenario;
+      if (!sc || !cur) { fill(wrap, h("p", {}, sc ? "No run to show under this model." : "No scenario loaded.")); fill(tools); return; }
+      last = cur;
+      const cpus = sc.cpus;
+      const seen = new Map();
+      const head = h("tr", {}, h("th", { scope: "col", class: "idx" }, "Step"),
+        cpus.map((c) => h("th", { scope: "col", class: `cpu-${c.cpu % 4}` }, `CPU${c.cpu}`, c.name && c.name !== `P${c.cpu}` ? ` (${c.name})` : "")));
+      const rows = cur.timeline.map((t) => {
+        const n = (seen.get(t.token) || 0) + 1;
+        seen.set(t.token, n);
+        const isSel = st.selected === t.index;
+        const current = t.index === cur.position - 1;
+        const notes = entryNotes(t);
+        return h("tr", { dataset: { row: String(t.index) }, class: [t.applied ? "applied" : "pending", current ? "current" : "", notes.reordered ? "reordered" : ""].join(" ").trim() },
+          h("th", { scope: "row", class: "idx" },
+            h("button", { type: "button", class: "linklike", dataset: { key: `jump-${t.index}` }, "aria-label": `Jump to after step ${t.index + 1}`, onclick: () => actions.jump(t.index + 1) }, String(t.index + 1)),
+            current ? h("span", { class: "here" }, " ◀ now") : null,
+            t.applied ? null : h("span", { class: "pending-note" }, " (not applied)")),
+          cpus.map((c) => h("td", { class: `cpu-${c.cpu % 4}` }, c.cpu !== t.cpu ? null :
+            h("button", {
+              type: "button", class: "op", "aria-pressed": String(isSel), dataset: { index: String(t.index), key: `op-${t.token}-${n}`, token: t.token },
+              "aria-label": `Step ${t.index + 1}, CPU${t.cpu}: ${t.label}${choiceOf(t.token) ? ` [${choiceOf(t.token)}]` : ""}${notes.text ? `. ${notes.text}` : ""}`,
+              "aria-describedby": "timeline-hint",
+              onclick: () => { if (!drag.suppressClick) actions.select(isSel ? null : t.index); },
+            }, h("span", { class: "op-label" }, t.label), choiceOf(t.token) ? h("span", { class: "choice" }, ` [${choiceOf(t.token)}]`) : null,
+              notes.reordered ? h("span", { class: "op-rule" }, `⚠ ${notes.rule}`) : null,
+              notes.text ? h("span", { class: "op-note" }, notes.text) : null))));
+      });
+      fill(wrap, h("table", { class: "timeline", "aria-labelledby": "timeline-h" },
+        h("thead", {}, head), h("tbody", {}, rows.length ? rows :
+          h("tr", {}, h("td", { colspan: String(cpus.length + 1) }, "No steps yet: step a CPU, load a counterexample or paste a diagram.")))));
+      const sel = st.selected !== null ? cur.timeline[st.selected] : null;
+      fill(tools,
+        h("span", { class: "selected", "data-value": "selected" }, sel ? `Selected: step ${sel.index + 1}, CPU${sel.cpu}: ${sel.label}` : "No operation selected"),
+        h("button", { type: "button", disabled: !sel || sel.index === 0, dataset: { key: "move-up" }, onclick: () => actions.moveSelected(-1) }, "Move up"),
+        h("button", { type: "button", disabled: !sel || sel.index >= cur.length - 1, dataset: { key: "move-down" }, onclick: () => actions.moveSelected(1) }, "Move down"));
+    },
+    get last() { return last; },
+  };
+}
+
+/** What the server says about an entry beyond its label: under lkmm, `reason` names a step that
+ * ran ahead of program order, read an older value or went earlier in coherence. */
+function entryNotes(t) {
+  const r = t.reason;
+  if (!r || !r.rule || r.rule === "program-order") return { text: "", reordered: false };
+  return { text: r.text || r.rule, reordered: true, rule: r.rule };
+}

@@ -1,0 +1,368 @@
+"""End-to-end tests of the browser app in Debian's real Chromium (Python Playwright).
+
+The real app runs under uvicorn in a subprocess; every value is read from the page as text
+(labelled <dd>, banner, refusal), never from a canvas, so these tests also check that what
+the page shows is readable.  Skipped only when /usr/bin/chromium is missing (CI installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+RACE = "thread-false-negative"
+BANNER = "writeback believes the page is unpinned"
+# the thread's diagram as a schedule: CPU1 unpins, CPU0 reads _refcount then _mapcount, CPU2 pins
+RACE_STEPS = ("CPU1", "CPU0", "CPU0", "CPU2")
+
+expect.set_options(timeout=15_000)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    """The real app (REST, websocket, frontend) under uvicorn on a free port."""
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "server") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "pinrace.api.app:create_app", "--factory",
+                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                            cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/health", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the app did not start")
+            time.sleep(0.1)  # polling the server's start, not timing a test
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=base_url)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    ctx.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+# ---- helpers ------------------------------------------------------------------------------
+def value(page: Page, key: str) -> str:
+    """The text of a labelled value (<dd data-value=KEY>), without its '(changed)' mark."""
+    return page.locator(f'[data-value="{key}"]').first.inner_text().replace("(changed)", "").strip()
+
+
+def load(page: Page, name: str) -> None:
+    page.goto("/")
+    page.get_by_role("button", name=f"Load {name}", exact=True).click()
+    expect(page.get_by_role("button", name=f"Load {name}", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#timeline")).to_contain_text("No steps yet")
+
+
+def step(page: Page, *cpus: str) -> None:
+    for cpu in cpus:
+        n = page.locator("tbody tr[data-row]").count()
+        page.get_by_role("button", name=re.compile(rf"^Step {cpu}:")).first.click()
+        expect(page.locator("tbody tr[data-row]")).to_have_count(n + 1)
+
+
+def drag(page: Page, src_row: int, dst_row: int) -> None:
+    """Drag the operation in timeline row `src_row` (0-based) onto row `dst_row`, by mouse."""
+    # mouse events land only inside the viewport: bring the whole table into it first
+    page.locator("table.timeline").evaluate("t => t.scrollIntoView({block: 'center'})")
+    op = page.locator(f'tr[data-row="{src_row}"] button.op').bounding_box()
+    dst = page.locator(f'tr[data-row="{dst_row}"]').bounding_box()
+    assert op and dst
+    page.mouse.move(op["x"] + op["width"] / 2, op["y"] + op["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(dst["x"] + dst["width"] / 2, dst["y"] + dst["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def no_horizontal_scroll(page: Page) -> None:
+    sw, iw = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert sw <= iw, f"horizontal scroll: scrollWidth {sw} > innerWidth {iw}"
+
+
+def timeline_tokens(page: Page) -> list[str]:
+    return page.locator("tbody tr[data-row] button.op").evaluate_all("els => els.map(e => e.dataset.token)")
+
+
+# ---- acceptance -----------------------------------------------------------------------------
+def test_three_clicks_from_opening_the_app_to_a_race(page: Page):
+    """The README's path: open /, then exactly these three clicks, then read the banner."""
+    page.goto("/")
+    page.get_by_role("button", name=f"Load {RACE}", exact=True).click()                # 1
+    page.get_by_role("button", name="Explore all interleavings (sc)").click()          # 2
+    page.get_by_role("button", name="Load counterexample 1").click()                   # 3
+    expect(page.locator("#banner")).to_contain_text(BANNER)
+    expect(page.locator("#banner")).to_contain_text("CPU2 holds a pin")
+
+
+def test_step_to_the_false_negative_and_read_banner_and_refcount(page: Page):
+    load(page, RACE)
+    assert value(page, "page-refcount") == "1026"
+    step(page, "CPU1")
+    assert value(page, "page-refcount") == "2"
+    assert value(page, "page-split") == "0 pin(s) × 1024 + 2 reference(s)"
+    expect(page.locator('[data-value="page-refcount"]')).to_have_class(re.compile("changed"))
+    expect(page.locator("#explanation")).to_contain_text("CPU1 (line")
+    step(page, "CPU0", "CPU0")
+    expect(page.locator("#banner")).not_to_contain_text(BANNER)
+    # the code view names the operation about to run and CPU0 has finished
+    assert value(page, "cpu0-status") == "done"
+    step(page, "CPU2")
+    expect(page.locator("#banner")).to_contain_text(BANNER)
+    assert value(page, "page-refcount") == "1026"
+    assert value(page, "page-split") == "1 pin(s) × 1024 + 2 reference(s)"
+    assert value(page, "0:r0") == "0"   # CPU0's page_pinned() said: not pinned
+    assert page.get_by_text("r0 (r0 = page_pinned(page))").is_visible()
+    assert value(page, "summary") == "final state: the bad outcome is reached"
+    # undo, redo and jump move through the run
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator("#banner")).not_to_contain_text(BANNER)
+    page.get_by_role("button", name="Redo").click()
+    expect(page.locator("#banner")).to_contain_text(BANNER)
+    page.get_by_role("button", name="Jump to after step 1").click()
+    expect(page.locator('[data-value="position"]')).to_have_text("at step 1 of 4")
+
+
+def test_drag_an_operation_to_a_new_row_changes_the_state(page: Page):
+    load(page, RACE)
+    step(page, *RACE_STEPS)
+    expect(page.locator("#banner")).to_contain_text(BANNER)
+    drag(page, 3, 0)  # CPU2's GUP before everything: CPU0's snapshot now sees the pin
+    expect(page.locator("tbody tr[data-row='0'] button.op")).to_have_attribute("data-token", "2:0")
+    assert timeline_tokens(page) == ["2:0", "1:0", "0:1", "0:2"]
+    expect(page.locator('[data-value="0:r0"]')).to_contain_text("1")
+    expect(page.locator("#banner")).not_to_contain_text(BANNER)
+    assert value(page, "summary").startswith("final state: the bad outcome is not reached")
+
+
+def test_an_illegal_drag_snaps_back_with_the_reason(page: Page):
+    load(page, RACE)
+    step(page, *RACE_STEPS)
+    before = timeline_tokens(page)
+    drag(page, 2, 1)  # CPU0's _mapcount read above its own _refcount read
+    expect(page.locator("#refusal")).to_contain_text("Move refused")
+    expect(page.locator("#refusal")).to_contain_text("program order")
+    expect(page.locator("#refusal")).to_contain_text("rule: program-order")
+    assert timeline_tokens(page) == before
+    expect(page.locator("#banner")).to_contain_text(BANNER)
+
+
+def test_keyboard_only_move(page: Page):
+    load(page, RACE)
+    step(page, *RACE_STEPS)
+    op = page.locator("tr[data-row='3'] button.op")
+    op.focus()
+    page.keyboard.press("Enter")  # select
+    expect(op).to_have_attribute("aria-pressed", "true")
+    for _ in range(3):
+        page.get_by_role("button", name="Move up").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("body")).to_have_attribute("data-ready", "yes")
+    expect(page.locator("tbody tr[data-row='0'] button.op")).to_have_attribute("data-token", "2:0")
+    expect(page.locator('[data-value="0:r0"]')).to_contain_text("1")
+    # Alt+Down on a focused operation moves it back down a row
+    page.locator("tr[data-row='0'] button.op").focus()
+    page.keyboard.press("Alt+ArrowDown")
+    expect(page.locator("tbody tr[data-row='1'] button.op")).to_have_attribute("data-token", "2:0")
+
+
+def test_keyboard_only_stepping_to_a_final_state(page: Page):
+    load(page, RACE)
+    page.get_by_role("button", name=re.compile(r"^Step CPU")).first.focus()
+    for n in range(1, 5):
+        page.keyboard.press("Enter")  # focus stays on a step button after each step
+        expect(page.locator('[data-value="position"]')).to_have_text(f"at step {n} of {n}")
+    assert value(page, "summary").startswith("final state")
+
+
+def test_barrier_as_posted_under_lkmm_explore_and_load_the_counterexample(page: Page):
+    load(page, "bias-barrier-posted")
+    page.get_by_role("radio", name=re.compile("^lkmm")).check()
+    page.get_by_role("button", name="Explore all interleavings (lkmm)").click()
+    expect(page.locator('[data-value="explore-verdict"]')).to_contain_text("Sometimes")
+    expect(page.locator('[data-value="explore-verdict"]')).to_contain_text("reachable")
+    expect(page.locator(".outcomes li")).to_have_count(4)
+    page.get_by_role("button", name="Load counterexample 1").click()
+    expect(page.locator("body")).to_have_attribute("data-ready", "yes")
+    note = page.locator(".model-note").inner_text()
+    if "not available" in note:
+        pytest.xfail("LKMM stepping is not in the websocket yet (lkmm answers 'unsupported' to step/move): "
+                     "the counterexample cannot be replayed, so its reordering cannot be marked")
+    expect(page.locator("#banner")).to_contain_text("GUP saw no writeback and writeback saw no pin")
+    # CPU0's read of PG_writeback ran ahead of its atomic_add(): marked, with the engine's reason
+    marked = page.locator("tbody tr.reordered").first
+    expect(marked).to_be_visible()
+    expect(marked.locator(".op-rule")).to_contain_text("store→load")
+    expect(marked.locator(".op-note")).to_contain_text("smp_wmb()` orders stores only")
+    expect(page.get_by_role("region", name="What each CPU can still read")).to_be_visible()
+    # the link carries the lkmm run with its choices, and opens the same marked run
+    expect(page.locator('[data-value="link-carries"]')).to_contain_text("under lkmm, schedule 0:3:rf=init")
+    tokens = timeline_tokens(page)
+    other = page.context.new_page()
+    other.goto(page.get_by_label("Link to this state").input_value())
+    expect(other.locator("#banner")).to_contain_text("GUP saw no writeback and writeback saw no pin")
+    assert timeline_tokens(other) == tokens
+    expect(other.locator("tbody tr.reordered .op-rule").first).to_contain_text("store→load")
+
+
+def test_lkmm_refusal_draws_the_cycle(page: Page):
+    load(page, "bias-barrier-fixed")
+    page.get_by_role("radio", name=re.compile("^lkmm")).check()
+    expect(page.get_by_role("radio", name=re.compile("^lkmm"))).to_be_checked()
+    if page.locator(".model-note").inner_text().find("not available") >= 0:
+        pytest.xfail("LKMM stepping is not in the websocket yet")
+    page.get_by_role("button", name=re.compile(r"^Step CPU0: atomic_add")).click()
+    page.get_by_role("button", name=re.compile(r"^Step CPU0: test_bit")).click()
+    expect(page.locator("tbody tr[data-row]")).to_have_count(2)
+    drag(page, 1, 0)  # the flag test above the pin: smp_mb__after_atomic() orders them
+    refusal = page.locator("#refusal")
+    expect(refusal).to_contain_text("Move refused")
+    expect(refusal).to_contain_text("smp_mb__after_atomic()")
+    expect(refusal).to_contain_text("axiom happens-before")
+    expect(refusal.get_by_role("list", name="The cycle, edge by edge")).to_contain_text("—mb→")
+    assert timeline_tokens(page)[0].startswith("0:0")
+
+
+def test_under_tso_and_sc_the_barrier_scheme_holds(page: Page):
+    load(page, "bias-barrier-posted")
+    page.get_by_role("radio", name=re.compile("^tso")).check()
+    expect(page.get_by_role("radio", name=re.compile("^tso"))).to_be_checked()
+    page.get_by_role("button", name="Explore all interleavings (tso)").click()
+    expect(page.locator('[data-value="explore-verdict"]')).to_contain_text("Never")
+    expect(page.locator(".cex-list")).to_have_count(0)
+
+
+def test_share_link_opens_the_identical_state(page: Page, browser: Browser, base_url: str):
+    load(page, RACE)
+    step(page, *RACE_STEPS)
+    page.get_by_role("button", name="Jump to after step 3").click()
+    expect(page.locator('[data-value="position"]')).to_have_text("at step 3 of 4")
+    # the address bar follows the state: wait until the link carries this position's schedule
+    expect(page.locator('[data-value="link-carries"]')).to_have_text(f"{RACE} under sc, schedule 1:0 0:1 0:2")
+    expect(page).to_have_url(re.compile(r"#s=[A-Za-z0-9_-]+$"))
+    token = page.url.split("#s=")[1]
+    expect(page.get_by_label("Link to this state")).to_have_value(re.compile(r"#s=" + re.escape(token) + "$"))
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.locator(".share-status")).to_have_text("link copied")
+    link = page.evaluate("navigator.clipboard.readText()")
+    assert link.startswith(base_url) and "#s=" in link
+    other = page.context.new_page()
+    other.goto(link)
+    expect(other.locator('[data-value="position"]')).to_have_text("at step 3 of 3")
+    for sel in ("#state", "#code", "#banner"):
+        assert other.locator(sel).inner_text().replace("(changed)", "") == \
+            page.locator(sel).inner_text().replace("(changed)", ""), sel
+    assert timeline_tokens(other) == ["1:0", "0:1", "0:2"]
+    # the email export carries the diagram and the block, and pasting the block reads it back
+    other.get_by_role("button", name="Email export").click()
+    email_box = other.get_by_label("Email text (diagram and scenario block)")
+    expect(email_box).to_have_value(re.compile("BEGIN PINRACE SCENARIO"))
+    email = email_box.input_value()
+    assert "CPU0" in email and "| CPU1" in email
+    third = page.context.new_page()
+    third.goto("/")
+    third.get_by_label("Paste a link, email block or diagram").fill(email.split("\n\n")[1])
+    third.get_by_role("button", name="Import").click()
+    expect(third.locator('[data-value="position"]')).to_have_text("at step 3 of 3")
+    assert timeline_tokens(third) == ["1:0", "0:1", "0:2"]
+
+
+def test_paste_a_thread_style_diagram(page: Page):
+    load(page, RACE)
+    diagram = ("CPU0               | CPU1       | CPU2\n"
+               "                   | PUP(page)  |\n"
+               "page_pinned(page)  |            |\n"
+               "                   |            | GUP(page)\n")
+    page.get_by_label("Paste a link, email block or diagram").fill(diagram)
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#banner")).to_contain_text(BANNER)
+
+
+def test_source_errors_are_shown_at_their_line_and_column(page: Page):
+    load(page, RACE)
+    page.get_by_text("Edit or paste a protocol").click()
+    bad = "C broken\n{\n}\nP0(int *x) {\n  WRITE_ONCE(*x 1);\n}\n"
+    page.get_by_label("Protocol source (LKMM litmus format)").fill(bad)
+    page.get_by_role("button", name="Load this source").click()
+    expect(page.locator("#source-error")).to_contain_text("line 5")
+    expect(page.locator("#source-error pre")).to_contain_text("WRITE_ONCE(*x 1);")
+
+
+def test_phone_width_has_no_horizontal_scroll(browser: Browser, base_url: str):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, base_url=base_url, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    try:
+        load(page, RACE)
+        no_horizontal_scroll(page)
+        step(page, *RACE_STEPS)
+        page.get_by_role("button", name="Explore all interleavings (sc)").click()
+        expect(page.get_by_role("button", name="Load counterexample 1")).to_be_visible()
+        page.get_by_role("button", name="Email export").click()
+        expect(page.get_by_label("Email text (diagram and scenario block)")).to_be_visible()
+        expect(page.locator("#banner")).to_contain_text(BANNER)
+        no_horizontal_scroll(page)
+    finally:
+        ctx.close()
+
+
+def test_desktop_width_has_no_horizontal_scroll_and_every_control_is_named(page: Page):
+    load(page, RACE)
+    step(page, *RACE_STEPS)
+    page.get_by_role("button", name="Explore all interleavings (sc)").click()
+    expect(page.get_by_role("button", name="Load counterexample 1")).to_be_visible()
+    no_horizontal_scroll(page)
+    unnamed = page.evaluate("""() => [...document.querySelectorAll('button, input, textarea, select, summary')]
+        .filter(el => {
+          const labelled = el.getAttribute('aria-label')
+            || (el.labels && el.labels.length && el.labels[0].textContent.trim());
+          const text = el.textContent.trim();
+          return !(labelled || (['BUTTON', 'SUMMARY'].includes(el.tagName) && text));
+        }).map(el => el.outerHTML.slice(0, 80))""")
+    assert unnamed == []
