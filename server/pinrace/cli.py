@@ -371,10 +371,17 @@ def cmd_serve(args) -> int:
     except ImportError:
         print("pinrace serve needs the web stack: pip install -e .", file=sys.stderr)
         return EXIT_INPUT
+    import gc
+
     from .api.app import create_app
 
+    app = create_app()
+    # step replies are small and many: the default gen-0 threshold runs a collection every few
+    # replies, and full collections over the imported web stack showed up as the latency tail
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     # uvicorn closes a websocket whose message exceeds 1 MiB before the session parses it
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info", ws_max_size=1 << 20)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_max_size=1 << 20)
     return EXIT_SAFE
 
 
