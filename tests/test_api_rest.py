@@ -120,11 +120,8 @@ def test_check_all_models(client):
     assert d["models"] == ["sc", "tso", "lkmm"]
     assert d["results"]["sc"]["observation"] == "Never"
     assert d["results"]["tso"]["observation"] == "Sometimes"
-    # lkmm either ran (SB is allowed by the LKMM) or says plainly that it cannot yet
-    if "lkmm" in d["results"]:
-        assert d["results"]["lkmm"]["observation"] == "Sometimes"
-    else:
-        assert d["errors"]["lkmm"]["code"] == "unsupported"
+    assert d["results"]["lkmm"]["observation"] == "Sometimes"  # SB is allowed by the LKMM
+    assert not d.get("errors")
 
 
 def test_check_budget_is_capped_and_reports_incomplete(client):
@@ -152,12 +149,9 @@ def test_check_errors(client):
     assert e["line"] == 3
 
 
-def test_check_lkmm_alone_ran_or_is_unsupported(client):
+def test_check_lkmm_alone(client):
     r = client.post("/api/check", json={"scenario": SB_SOURCE, "model": "lkmm"})
-    if r.status_code == 200:
-        assert r.json()["results"]["lkmm"]["observation"] == "Sometimes"
-    else:
-        _err(r, 422, "unsupported")
+    assert r.status_code == 200 and r.json()["results"]["lkmm"]["observation"] == "Sometimes"
 
 
 # ---- replay -------------------------------------------------------------------------

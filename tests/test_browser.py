@@ -231,10 +231,6 @@ def test_barrier_as_posted_under_lkmm_explore_and_load_the_counterexample(page: 
     expect(page.locator(".outcomes li")).to_have_count(4)
     page.get_by_role("button", name="Load counterexample 1").click()
     expect(page.locator("body")).to_have_attribute("data-ready", "yes")
-    note = page.locator(".model-note").inner_text()
-    if "not available" in note:
-        pytest.xfail("LKMM stepping is not in the websocket yet (lkmm answers 'unsupported' to step/move): "
-                     "the counterexample cannot be replayed, so its reordering cannot be marked")
     expect(page.locator("#banner")).to_contain_text("GUP saw no writeback and writeback saw no pin")
     # CPU0's read of PG_writeback ran ahead of its atomic_add(): marked, with the engine's reason
     marked = page.locator("tbody tr.reordered").first
@@ -256,8 +252,6 @@ def test_lkmm_refusal_draws_the_cycle(page: Page):
     load(page, "bias-barrier-fixed")
     page.get_by_role("radio", name=re.compile("^lkmm")).check()
     expect(page.get_by_role("radio", name=re.compile("^lkmm"))).to_be_checked()
-    if page.locator(".model-note").inner_text().find("not available") >= 0:
-        pytest.xfail("LKMM stepping is not in the websocket yet")
     page.get_by_role("button", name=re.compile(r"^Step CPU0: atomic_add")).click()
     page.get_by_role("button", name=re.compile(r"^Step CPU0: test_bit")).click()
     expect(page.locator("tbody tr[data-row]")).to_have_count(2)

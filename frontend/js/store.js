@@ -7,7 +7,7 @@ export function initialState() {
     protocols: [],          // GET /api/protocols
     scenario: null,         // the last `scenario` message (cpus, code, description, bad_outcome)
     model: "sc",
-    stepping: true,         // false when the server cannot step this model (lkmm for now)
+    stepping: true,         // false when the server cannot step this scenario under this model
     modelNote: null,        // the last `model` message: kept, dropped, refused
     current: null,          // the last `state` message
     previousView: null,     // the view shown before it, to mark what changed

@@ -43,7 +43,9 @@ class Session:
         self.scenario: Scenario | None = None
         self.program: Program | None = None
         self.model = "sc"
-        self.machine = None  # None when the model cannot step (lkmm for now)
+        self.machine = None  # None when the model cannot step this scenario (see unsupported)
+        self.unsupported: str | None = None  # why, in the engine's words
+        self.loop_bound: int | None = None  # the load's bound: explorations must use it too
         self.run: tuple[Transition, ...] = ()
         self.states: tuple[State, ...] = ()
         self.cursor = 0
@@ -58,8 +60,8 @@ class Session:
     def _need_machine(self) -> None:
         self._need_program()
         if self.machine is None:
-            raise StepUnsupported(f"stepping under {self.model} is not available yet: "
-                                  f"send {{\"type\": \"explore\"}}, or set the model to sc or tso")
+            why = self.unsupported or f"{self.model} cannot step this scenario"
+            raise StepUnsupported(f"{why}: send {{\"type\": \"explore\"}}, or set another model")
 
     def _snap(self) -> _Snap:
         return (self.run, self.states, self.cursor)
@@ -131,7 +133,7 @@ class Session:
     def load(self, scenario: str, model: str | None = None, loop_bound: int | None = None) -> list[dict]:
         sc = resolve_scenario(scenario)
         prog = compile_cached(sc.text, loop_bound)
-        self.scenario, self.program = sc, prog
+        self.scenario, self.program, self.loop_bound = sc, prog, loop_bound
         self.run, self.states, self.cursor = (), (), 0
         self._undo.clear()
         self._redo.clear()
@@ -148,10 +150,11 @@ class Session:
         self._need_program()
         try:
             machine = stepper(model, self.program)
-        except StepUnsupported:
+            self.unsupported = None
+        except StepUnsupported as e:
             if model not in ("sc", "tso", "lkmm"):
                 raise
-            machine = None
+            machine, self.unsupported = None, str(e)
         old_run, old_cursor = self.run, self.cursor
         self.model, self.machine = model, machine
         if machine is None:

@@ -120,11 +120,6 @@ def _guard(fn):
             return {"error": e.to_dict(), "status": 422}
         except PinraceError as e:
             return {"error": e.to_dict(), "status": 422}
-        except ModuleNotFoundError as e:
-            if "lkmm" in str(e):
-                return {"error": {"code": "unsupported", "message": "checking under lkmm is not available yet"},
-                        "status": 422}
-            raise
         except RecursionError:
             return {"error": {"code": "too-complex", "message": "the scenario nests too deeply to compile"},
                     "status": 422}

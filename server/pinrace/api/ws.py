@@ -279,7 +279,7 @@ class _Connection:
         if ms < 1 or secs <= 0:
             raise _Bad("budgets must be positive")
         budget = {"max_states": min(ms, MAX_STATES), "max_seconds": min(float(secs), MAX_SECONDS)}
-        job = self.runner.submit(work.run_check, s.scenario.text, model, budget, None, progress=True,
+        job = self.runner.submit(work.run_check, s.scenario.text, model, budget, s.loop_bound, progress=True,
                                  client=self.client)
         self.job = job
         re = msg.get("id")

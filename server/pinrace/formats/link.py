@@ -331,14 +331,15 @@ def make_shared(text: str, model: str = "sc", schedule: str | list | tuple = (),
                 loop_bound: int | None = None, check: bool = True) -> Shared:
     """A Shared for scenario `text`: by name and hash when it is a built-in's text, else inline.
 
-    With `check` (sc, tso), the schedule is replayed first and stored compactly: a bare
-    CPU number for each operation, `CPU:flush` for a flush; a schedule that does not
+    With `check`, the schedule is replayed first and stored compactly: under sc and tso a
+    bare CPU number for each operation, `CPU:flush` for a flush; under lkmm each step keeps
+    its op and choice (an op may run ahead of program order). A schedule that does not
     replay raises ScheduleError naming the step.
     """
     if model not in _MODELS:
         raise LinkError(f"unknown model {model!r} (models: {', '.join(_MODELS)})")
     steps = parse_schedule(schedule) if isinstance(schedule, str) else list(schedule)
-    if check and model != "lkmm":
+    if check:
         from ..engine.models import make_model
         from ..explore.replay import replay
         from ..lang.compile import compile_source
@@ -346,7 +347,8 @@ def make_shared(text: str, model: str = "sc", schedule: str | list | tuple = (),
         pre = _current_prelude()
         prog = compile_source(text, loop_bound=loop_bound, prelude=pre or None)
         _, taken = replay(make_model(model, prog), steps)
-        steps = [t.cpu if t.op is not None and not t.choice else t for t in taken]
+        steps = list(taken) if model == "lkmm" else [t.cpu if t.op is not None and not t.choice else t
+                                                     for t in taken]
     ref = _builtin_by_hash(text, builtin)
     pre = _current_prelude()
     prelude = text_hash(pre) if pre else None
