@@ -39,8 +39,9 @@ class ApiError(Exception):
 
 def error_body(d: dict) -> dict:
     """The envelope, with line and column always present (null when there is no position)."""
+    # 0 is the engine's "no position" (lines and columns count from 1)
     body = {"code": d.get("code", "error"), "message": d.get("message", ""),
-            "line": d.get("line"), "column": d.get("column")}
+            "line": d.get("line") or None, "column": d.get("column") or None}
     for k in ("step", "rule", "detail", "why"):  # why: an lkmm refusal's axiom, edges and cycle
         if d.get(k) is not None:
             body[k] = d[k]

@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from ....errors import ScheduleError
 from ....explore.budget import Budget
+from ....limits import LIMITS
 from ...machine import _ThreadCode
 from ...state import DONE, RUNNING, CpuState, Transition
 from . import explain
@@ -31,7 +32,9 @@ from .execs import Execution, collect, linearize, write_id
 
 __all__ = ["LKMM", "LkmmState", "Refusal"]
 
-_STEP_BUDGET = dict(max_states=500_000, max_seconds=20.0)  # enumeration behind an interactive session
+# the enumeration behind an interactive session: an exploration's default budget, so
+# PINRACE_DEFAULT_STATES and PINRACE_DEFAULT_SECONDS bound it too
+_STEP_BUDGET = dict(max_states=LIMITS.default_states, max_seconds=LIMITS.default_seconds)
 
 
 class Refusal(ScheduleError):
