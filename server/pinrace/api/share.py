@@ -24,7 +24,9 @@ router = APIRouter(prefix="/api", tags=["share"])
 
 
 class ShareRequest(BaseModel):
-    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+    # strict: no coercion, `false` is not a loop bound
+    model_config = ConfigDict(strict=True, json_schema_extra={"examples": [
+        {"scenario": "bias-unsynchronized", "model": "sc", "schedule": "1 1 0 1", "base": "http://127.0.0.1:8000/"}]})
 
     scenario: str = Field(description="a built-in protocol name or scenario source text")
     model: str = Field("sc", description="sc, tso or lkmm")
@@ -45,7 +47,10 @@ class ShareResponse(BaseModel):
 
 
 class DecodeRequest(BaseModel):
-    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+    # strict: no coercion, `false` is not a loop bound
+    model_config = ConfigDict(strict=True, json_schema_extra={"examples": [
+        {"link": "http://127.0.0.1:8000/#s=AU3JQQqAIBBA0avErAvURGugw2gqSVmh7qK7N5ui3ef9Cywg2GhKZ03O0efuPEr1DlpY6CgvvOqdHPQ"
+                  "siBLRtqZEeVIGJ4QclNEzV0SFiGGPOUxxj7XhyH-tv2bIfj6-DfcD0Ol90w"}]})
 
     link: str = Field(max_length=4 * MAX_LINK_CHARS, description="a URL, '#s=...', the token, or an email block")
 
@@ -64,7 +69,14 @@ class DecodeResponse(BaseModel):
 
 
 class DiagramImportRequest(BaseModel):
-    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+    # strict: no coercion, `false` is not a loop bound
+    model_config = ConfigDict(strict=True, json_schema_extra={"examples": [
+        {"scenario": "bias-unsynchronized", "model": "sc",
+         "diagram": "CPU0               | CPU1\n"
+                    "                   | r1 = TestSetPageWriteback(page)\n"
+                    "                   | atomic_read(&page->_refcount)\n"
+                    "get_page_pin(page) |\n"
+                    "                   | atomic_read(&page->_mapcount)\n"}]})
 
     scenario: str
     diagram: str = Field(max_length=LIMITS.source_chars, description="the pasted diagram; quote markers are fine")
@@ -81,7 +93,9 @@ class DiagramImportResponse(BaseModel):
 
 
 class DiagramExportRequest(BaseModel):
-    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+    # strict: no coercion, `false` is not a loop bound
+    model_config = ConfigDict(strict=True, json_schema_extra={"examples": [
+        {"scenario": "bias-unsynchronized", "schedule": "1 1 0 1", "model": "sc", "width": 72}]})
 
     scenario: str
     schedule: str | list
@@ -91,7 +105,8 @@ class DiagramExportRequest(BaseModel):
 
 
 class ExportRequest(BaseModel):
-    model_config = ConfigDict(strict=True)  # no coercion: `false` is not a loop bound
+    # strict: no coercion, `false` is not a loop bound
+    model_config = ConfigDict(strict=True, json_schema_extra={"examples": [{"scenario": "bias-barrier-posted"}]})
 
     scenario: str
     loop_bound: int | None = Field(None, ge=0, le=LIMITS.loop_bound)
