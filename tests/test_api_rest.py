@@ -301,3 +301,12 @@ def _answer_every_example(client):
             assert r.status_code == 200, (path, example, r.text)
             tried += 1
     assert tried >= 9
+
+
+def test_lkmm_counterexample_comes_with_its_schedule_and_diagram(monkeypatch):
+    monkeypatch.delenv("PINRACE_PROTOCOLS", raising=False)
+    with TestClient(create_app()) as client:
+        d = client.post("/api/check", json={"scenario": "bias-barrier-posted", "model": "lkmm"}).json()
+    (ce,) = d["results"]["lkmm"]["counterexamples"]
+    assert ce["schedule"] and "CPU0" in ce["diagram"] and "CPU1" in ce["diagram"]
+    assert "atomic_add(PAGE_PIN_BIAS" in ce["diagram"]

@@ -151,10 +151,19 @@ def result_dict(program, result) -> dict:
     d["verdict"] = ("incomplete" if result.incomplete and not result.bad_reachable
                     else "reachable" if result.bad_reachable else "unreachable")
     ces = []
+    machine = None
     for f in result.counterexamples():
         diagram = None
-        if result.model in ("sc", "tso") and f.schedule:
-            diagram = render_interleaving(make_model(result.model, program), f.schedule)
+        if f.schedule:
+            try:
+                if machine is None:
+                    machine = make_model(result.model, program)
+                    prepare = getattr(machine, "prepare", None)
+                    if prepare is not None:  # lkmm replays among its allowed executions
+                        prepare()
+                diagram = render_interleaving(machine, f.schedule)
+            except PinraceError:
+                diagram = None  # e.g. lkmm's stepping enumeration ran out of its budget
         ces.append({"values": f.values, "schedule": [t.token() for t in f.schedule], "diagram": diagram})
     d["counterexamples"] = ces
     d["statistics"] = {"explored": result.states, "final_states": len(result.finals),
