@@ -163,6 +163,28 @@ def test_worker_memory_budget():
     assert Budget().exceeded(0) is None
 
 
+def test_a_worker_that_dies_is_a_503_and_the_next_request_is_served(app, abuser, other):
+    import os
+    import signal
+
+    with abuser.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        ws.send_json({"type": "load", "scenario": BIG})
+        while ws.receive_json()["type"] != "state":
+            pass
+        ws.send_json({"type": "explore", "budget": {"max_seconds": 20}})
+        assert ws.receive_json()["type"] == "explore-started"
+        assert ws.receive_json()["type"] == "progress"  # the worker is running it
+        # what the kernel's OOM killer would do to the worker process
+        for proc in list(app.state.runner._pool._processes.values()):
+            os.kill(proc.pid, signal.SIGKILL)
+        msg = ws.receive_json()
+        while msg["type"] == "progress":
+            msg = ws.receive_json()
+        assert msg["type"] == "error" and msg["error"]["code"] == "worker-died", msg
+    still_serving(other)  # a fresh pool answers the next request
+
+
 def test_concurrent_explorations_per_client(app, abuser, other):
     with abuser.websocket_connect("/ws") as ws:
         ws.receive_json()
