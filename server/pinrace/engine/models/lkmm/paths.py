@@ -311,13 +311,13 @@ class _Walker:
             self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
 
 
-def thread_paths(program, domains, track=False, budget=None, symbolic=True) -> tuple[list[list[Path]], int]:
+def thread_paths(program, domains, budget=None, symbolic=True) -> tuple[list[list[Path]], int]:
     """Every thread's paths under the given read-value domains, and how many paths the loop bound cut.
 
     symbolic=False guesses the old value of every RMW (the slow reference the tests compare with)."""
     out, cut = [], 0
     for th in program.threads:
-        w = _Walker(program, th, domains, track, budget, symbolic)
+        w = _Walker(program, th, domains, False, budget, symbolic)
         out.append(w.run())
         cut += w.cut
     return out, cut
