@@ -11,7 +11,7 @@ from pathlib import Path
 from .engine.ir import Program
 from .errors import PinraceError
 
-__all__ = ["protocols_dir", "prelude", "Builtin", "builtins", "find", "load_program", "LibraryError"]
+__all__ = ["protocols_dir", "prelude", "Builtin", "builtins", "find", "load_program", "LibraryError", "litmus_name"]
 
 _DESC = re.compile(r"^\s*\*?\s*(Description|Summary):\s*(.+)$", re.M)
 
@@ -69,6 +69,17 @@ def load_program(source: str, loop_bound: int | None = None) -> Program:
     from .lang.compile import compile_source
 
     return compile_source(source, loop_bound=loop_bound, prelude=prelude() or None)
+
+
+def litmus_name(text: str) -> str:
+    """The name on a litmus text's `C NAME` line (the first non-blank line), or "scenario"."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("C ") and len(line) > 2:
+            return line[2:].strip().split()[0]
+        if line:
+            break
+    return "scenario"
 
 
 def resolve_source(arg: str) -> tuple[str, str]:

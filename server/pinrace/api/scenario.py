@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..engine.ir import Program
 from ..errors import PinraceError, SourceError
-from ..library import LibraryError, builtins, find, load_program
+from ..library import LibraryError, builtins, find, litmus_name, load_program
 from ..limits import LIMITS
 
 __all__ = ["Scenario", "resolve", "compile_cached", "stepper", "StepUnsupported", "MAX_SOURCE", "condition_text",
@@ -59,17 +59,8 @@ def resolve(scenario: str) -> Scenario:
             b = find(s)
             return Scenario(b.source, b.name, b.name)
         find(s)  # raises LibraryError naming the built-ins
-    return Scenario(scenario, _first_name(scenario))
+    return Scenario(scenario, litmus_name(scenario))
 
-
-def _first_name(text: str) -> str:
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("C ") and len(line) > 2:
-            return line[2:].strip().split()[0]
-        if line:
-            break
-    return "scenario"
 
 
 _cache: OrderedDict = OrderedDict()

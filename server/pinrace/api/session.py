@@ -14,7 +14,7 @@ from ..engine.ir import Program
 from ..engine.state import State, Transition
 from ..engine.view import describe
 from ..errors import PinraceError, ScheduleError, SourceError
-from ..explore.replay import resolve
+from ..explore.replay import replay, resolve
 from ..formats.schedule import parse_token, schedule_from_json
 from ..limits import LIMITS
 from .scenario import Scenario, StepUnsupported, compile_cached, condition_text, stepper
@@ -77,17 +77,7 @@ class Session:
     def _replay(self, steps: list) -> tuple[tuple[Transition, ...], tuple[State, ...]]:
         if len(steps) > MAX_RUN:
             raise ScheduleError(f"a run has at most {MAX_RUN} steps", MAX_RUN, "too-long")
-        m = self.machine
-        s = m.initial()
-        states, taken = [s], []
-        for i, st in enumerate(steps):
-            t = resolve(m, s, st, i)
-            try:
-                s = m.step(s, t)
-            except SourceError as e:
-                raise ScheduleError(str(e), i, "runtime") from None
-            states.append(s)
-            taken.append(t)
+        states, taken = replay(self.machine, steps)
         return tuple(taken), tuple(states)
 
     # ---- messages ---------------------------------------------------------------------

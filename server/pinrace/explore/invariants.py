@@ -25,7 +25,7 @@ from ..engine.ir import Program
 from ..engine.machine import Machine
 from ..engine.state import State
 from ..errors import ConditionError
-from ..lang.ast import PAnd, PAtom, PNot, POr, Prop
+from ..lang.ast import Prop, prop_locations
 from .budget import Budget
 from .outcome import FinalState, Result
 
@@ -52,7 +52,7 @@ def parse_invariants(source: str, program: Program) -> list[tuple[str, Prop]]:
         if any(n == name for n, _ in out):
             raise ConditionError(f"invariant '{name}' is stated twice", name_tok.line, name_tok.column, source)
         prop = _Builder(source).prop(body)
-        for loc in _locs(prop):
+        for loc in prop_locations(prop):
             if loc.thread is not None:
                 if loc.thread >= len(program.threads):
                     raise ConditionError(f"invariant {name}: there is no thread P{loc.thread}",
@@ -71,15 +71,6 @@ def builtin_invariants(program: Program) -> list[str]:
     """Names of the built-in invariants that apply: one per struct page."""
     return [f"{s}.{_NONNEG}" for s in program.meta.get("structs", [])]
 
-
-def _locs(p) -> list:
-    if isinstance(p, PAtom):
-        return [p.loc]
-    if isinstance(p, PNot):
-        return _locs(p.arg)
-    if isinstance(p, (PAnd, POr)):
-        return [x for a in p.args for x in _locs(a)]
-    return []
 
 
 def _env(machine: Machine, state: State) -> dict:

@@ -389,12 +389,12 @@ class Loaded:
 
 def load(link: str | Shared) -> Loaded:
     """Decode a link (or take a Shared) and find its scenario text."""
-    from ..library import builtins
+    from ..library import builtins, litmus_name
 
     sh = decode(link) if isinstance(link, str) else link
     warnings: list[str] = []
     if sh.text is not None:
-        text, label = sh.text, _first_name(sh.text)
+        text, label = sh.text, litmus_name(sh.text)
     else:
         text = archived(sh.builtin, sh.sha)
         if text is None:
@@ -425,15 +425,6 @@ def load(link: str | Shared) -> Loaded:
                 warnings.append("the page prelude has changed since this link was made; using the archived one")
     return Loaded(text, label, sh.model, list(sh.schedule), sh.builtin, sh.sha, prelude, sh.loop_bound, warnings)
 
-
-def _first_name(text: str) -> str:
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("C ") and len(line) > 2:
-            return line[2:].strip().split()[0]
-        if line:
-            break
-    return "scenario"
 
 
 def schedule_text(steps) -> str:

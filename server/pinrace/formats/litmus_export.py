@@ -50,7 +50,7 @@ from ..engine.ir import (
     Unlock,
 )
 from ..errors import Unsupported
-from ..lang.ast import CLoc, PAnd, PAtom, PNot, POr
+from ..lang.ast import CLoc, PAnd, PAtom, PNot, POr, prop_locations
 
 __all__ = ["export_litmus", "MAX_NODES"]
 
@@ -187,7 +187,7 @@ def _cond_lines(program: Program, nm: _Names, outs: list[_ThreadOut]) -> list[st
     out = []
     in_cond = set()
     if program.condition is not None:
-        in_cond = {loc.key() for loc in _locs(program.condition.prop)}
+        in_cond = {loc.key() for loc in prop_locations(program.condition.prop)}
     extra = [loc for loc in program.observed if loc.key() not in in_cond]
     if extra:
         names = []
@@ -217,15 +217,6 @@ def _herd_prop(p) -> str:
     # render_prop writes memory as [x]; herd7 and pinrace both read the bare name too
     return re.sub(r"\[([A-Za-z_]\w*)\]", r"\1", render_prop(p))
 
-
-def _locs(p) -> list[CLoc]:
-    if isinstance(p, PAtom):
-        return [p.loc]
-    if isinstance(p, PNot):
-        return _locs(p.arg)
-    if isinstance(p, (PAnd, POr)):
-        return [x for a in p.args for x in _locs(a)]
-    return []
 
 
 class _Thread:

@@ -82,6 +82,17 @@ class PConst:
 Prop = PAtom | PNot | PAnd | POr | PConst
 
 
+def prop_locations(p: Prop) -> list[CLoc]:
+    """Every location a proposition mentions, in order, repeats included."""
+    if isinstance(p, PAtom):
+        return [p.loc]
+    if isinstance(p, PNot):
+        return prop_locations(p.arg)
+    if isinstance(p, (PAnd, POr)):
+        return [x for a in p.args for x in prop_locations(a)]
+    return []
+
+
 @dataclass
 class Condition:
     quantifier: str  # "exists", "~exists", "forall"

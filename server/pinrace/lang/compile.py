@@ -44,7 +44,7 @@ from ..errors import (
     Unsupported,
 )
 from ..limits import LIMITS
-from .ast import CLoc, Function, PAnd, PAtom, PNot, POr, Scenario
+from .ast import CLoc, Function, Scenario, prop_locations
 from .parser import parse
 from .primitives import closest, lookup
 
@@ -753,7 +753,7 @@ class _Compiler:
         locs: list[CLoc] = list(self.sc.locations)
         for p in (self.sc.condition.prop if self.sc.condition else None, self.sc.filter):
             if p is not None:
-                locs.extend(_prop_locs(p))
+                locs.extend(prop_locations(p))
         seen, out = set(), []
         for loc in locs:
             if loc.key() in seen:
@@ -787,18 +787,6 @@ def _parse_prelude(text: str) -> Scenario:
         text = "C prelude " + text + "\nP0() {}\n"  # same line numbers as the file
     return parse(text)
 
-
-def _prop_locs(p) -> list[CLoc]:
-    if isinstance(p, PAtom):
-        return [p.loc]
-    if isinstance(p, PNot):
-        return _prop_locs(p.arg)
-    if isinstance(p, (PAnd, POr)):
-        out = []
-        for a in p.args:
-            out.extend(_prop_locs(a))
-        return out
-    return []
 
 
 def _lc(node) -> tuple[int, int]:
