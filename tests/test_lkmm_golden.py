@@ -97,9 +97,15 @@ def test_srcu_grace_period_same_struct_only():
     assert check(load_program("C s\n{}\n" + body.format("t"))).observation == "Sometimes"
 
 
-def test_integer_address_is_unsupported():
+def test_read_of_an_integer_address_has_no_execution_and_a_write_is_unsupported():
+    # herd7 7.58: a read of address 5 can read from no write, so no execution takes that path
+    # ("States 0 ... Never 0 0"); a write there is its user error "Non-symbolic memory access"
     prog = load_program("C bad\n{ int *p = 5; }\nP0(int **p) { r0 = READ_ONCE(*p); r1 = READ_ONCE(*r0); }\n"
                         "exists (0:r1=0)\n")
+    r = check(prog)
+    assert (len(r.finals), r.observation) == (0, "Never")
+    prog = load_program("C bad2\n{ int *p = 5; }\nP0(int **p) { r0 = READ_ONCE(*p); WRITE_ONCE(*r0, 1); }\n"
+                        "exists (0:r0=5)\n")
     with pytest.raises(Unsupported) as e:
         check(prog)
     assert "address" in e.value.reason

@@ -40,6 +40,13 @@ def _binop(op: str, a: Value, b: Value) -> Value:
         return int(truth(a) and truth(b))
     if op == "||":
         return int(truth(a) or truth(b))
+    if op in ("+", "-") and (type(a) is str or type(b) is str):
+        # `*(y + (r0 & 0))`: herd7's idiom for an address dependency; an offset other than 0
+        # would name memory next to y, which pinrace does not model
+        if type(a) is str and b == 0:
+            return a
+        if op == "+" and type(b) is str and a == 0:
+            return b
     x, y = _int(a, op), _int(b, op)
     if op == "+":
         return wrap32(x + y)

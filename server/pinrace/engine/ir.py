@@ -208,4 +208,10 @@ class Program:
     source: str = ""
     loop_bound: int = 4
     invariants: list = field(default_factory=list)  # list[(name, Prop)] checked in every state
+    filter_locs: list = field(default_factory=list)  # list[CLoc] the filter reads beyond `observed`
     meta: dict = field(default_factory=dict)
+
+    @property
+    def watched(self) -> list:
+        """Every location a final state needs: the shown ones, then those only the filter reads."""
+        return self.observed + self.filter_locs

@@ -41,11 +41,11 @@ class Result:
 
     @property
     def positive(self) -> int:
-        return sum(1 for f in self.finals if f.satisfies)
+        return sum(f.executions if self.model == "lkmm" else 1 for f in self.finals if f.satisfies)
 
     @property
     def negative(self) -> int:
-        return sum(1 for f in self.finals if not f.satisfies)
+        return sum(f.executions if self.model == "lkmm" else 1 for f in self.finals if not f.satisfies)
 
     @property
     def observation(self) -> str:

@@ -21,10 +21,10 @@ __all__ = ["explore", "observe", "schedule_to"]
 
 
 def observe(machine: Machine, state: State) -> dict:
-    """The observed values of a state, keyed as conditions name them."""
+    """The values of a state's watched locations (shown, then filter-only), keyed as conditions name them."""
     out = {}
     mem = None
-    for loc in machine.program.observed:
+    for loc in machine.program.watched:
         if loc.thread is not None:
             tc = machine.threads[loc.thread]
             out[loc.key()] = state.cpus[loc.thread].regs[tc.slots[loc.name]]
@@ -185,7 +185,7 @@ def _collect(machine: Machine, parents: dict, terminals: list, groups: list, per
             for sigma in all_permutations(len(real.cpus), groups):
                 # CPU sigma[i] of the variant is CPU i of the real end: only observed registers move
                 values = {}
-                for loc in prog.observed:
+                for loc in prog.watched:
                     if loc.thread is None:
                         values[loc.key()] = base[loc.key()]
                     else:
@@ -198,13 +198,15 @@ def _collect(machine: Machine, parents: dict, terminals: list, groups: list, per
         else:
             ends = [(observe(machine, s), machine.status(s), lambda s=s: schedule_to(parents, s))]
         for values, status, schedule in ends:
+            if status == DONE and prog.filter is not None and not holds(prog.filter, values):
+                continue
+            if prog.filter_locs:  # the filter has had them: a final state shows herd7's locations only
+                values = {loc.key(): values[loc.key()] for loc in prog.observed}
             key = (tuple(values.items()), status)
             if key in tables:
                 tables[key].executions += 1
                 continue
-            if status == DONE and prog.filter is not None and not holds(prog.filter, values):
-                continue
-            sat = holds(prog.condition.prop, values) if prog.condition else False
+            sat = holds(prog.condition.prop, values)
             tables[key] = FinalState(values, status, schedule(), 1, sat)
     finals = [f for f in tables.values() if f.status == DONE]
     stuck = [f for f in tables.values() if f.status != DONE]

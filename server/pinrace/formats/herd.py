@@ -11,21 +11,27 @@ __all__ = ["herd_text", "herd_json", "JSON_SCHEMA_VERSION"]
 JSON_SCHEMA_VERSION = 1
 
 
+_KIND = {"exists": "Allowed", "~exists": "Forbidden", "forall": "Required"}
+
+
 def _condition(program: Program) -> str:
     c = program.condition
-    if c is None:
-        return "exists (true)"
     return f"{c.quantifier} ({render_prop(c.prop)})"
 
 
 def herd_text(program: Program, result: Result) -> str:
     """The lines herd7 prints: Test, States, each state, Ok/No, Witnesses, Observation."""
-    kind = "Required" if result.quantifier == "forall" else "Allowed"
+    kind = _KIND[result.quantifier]
     lines = [f"Test {program.name} {kind}", f"States {len(result.finals)}"]
     lines += [f.herd_line(program.observed) for f in result.finals]
     lines.append("Ok" if result.ok else "No")
     lines.append("Witnesses")
-    lines.append(f"Positive: {result.positive} Negative: {result.negative}")
+    # herd7 counts the executions that validate the test as Positive: for ~exists those where
+    # the proposition fails (the Observation line keeps the proposition's own counts)
+    pos, neg = result.positive, result.negative
+    if result.quantifier == "~exists":
+        pos, neg = neg, pos
+    lines.append(f"Positive: {pos} Negative: {neg}")
     for flag in result.flags:
         lines.append(f"Flag {flag}")
     lines.append(f"Condition {_condition(program)}")
@@ -41,7 +47,7 @@ def herd_json(program: Program, result: Result) -> dict:
         "schema": JSON_SCHEMA_VERSION,
         "test": program.name,
         "model": result.model,
-        "kind": "Required" if result.quantifier == "forall" else "Allowed",
+        "kind": _KIND[result.quantifier],
         "condition": _condition(program),
         "ok": result.ok,
         "observation": result.observation,

@@ -54,8 +54,10 @@ class CLoc:
 
 @dataclass(frozen=True)
 class PAtom:
+    """`loc=value`, or, when value is a CLoc, herd7's location-to-location atom `0:r0=1:r0`."""
+
     loc: CLoc
-    value: Value
+    value: Value | CLoc
     negated: bool = False  # `!=`
 
 
@@ -75,21 +77,29 @@ class POr:
 
 
 @dataclass(frozen=True)
+class PImplies:
+    left: Prop
+    right: Prop
+
+
+@dataclass(frozen=True)
 class PConst:
     value: bool
 
 
-Prop = PAtom | PNot | PAnd | POr | PConst
+Prop = PAtom | PNot | PAnd | POr | PImplies | PConst
 
 
 def prop_locations(p: Prop) -> list[CLoc]:
     """Every location a proposition mentions, in order, repeats included."""
     if isinstance(p, PAtom):
-        return [p.loc]
+        return [p.loc, p.value] if isinstance(p.value, CLoc) else [p.loc]
     if isinstance(p, PNot):
         return prop_locations(p.arg)
     if isinstance(p, (PAnd, POr)):
         return [x for a in p.args for x in prop_locations(a)]
+    if isinstance(p, PImplies):
+        return prop_locations(p.left) + prop_locations(p.right)
     return []
 
 

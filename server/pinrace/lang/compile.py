@@ -56,6 +56,12 @@ MAX_INLINE_DEPTH = 16
 PAGE_FIELDS = {"_refcount": 1, "_mapcount": 0, "flags": 0, "_pincount": 0}
 _LOCK_TYPES = {"spinlock_t"}
 
+# herd7's C also reads C11 atomics (for its C11 models); pinrace models the kernel's primitives only
+_C11 = frozenset(
+    [f"atomic_{op}{sfx}" for op in ("load", "store", "exchange", "fetch_add", "fetch_sub", "fetch_or", "fetch_xor",
+                                    "fetch_and", "compare_exchange_strong", "compare_exchange_weak")
+     for sfx in ("", "_explicit")]
+    + ["atomic_thread_fence", "atomic_signal_fence", "lock", "unlock", "WCAS", "SCAS"])
 _BINOPS = {"lor": "||", "land": "&&", "bor": "|", "bxor": "^", "band": "&"}
 
 
@@ -131,6 +137,7 @@ class _Compiler:
         self.locks: set[str] = set()
         self.structs: set[str] = set()
         self.init_regs: dict[tuple[int, str], Value] = {}
+        self.warnings: list[str] = []
 
     # ---- errors --------------------------------------------------------------------
     def err(self, cls, reason: str, node) -> SourceError:
@@ -155,7 +162,7 @@ class _Compiler:
                     self.memory[pname] = 0
         for i, fn in enumerate(self.sc.threads):
             threads.append(self.thread(i, fn))
-        observed = self.observed(threads)
+        observed, filter_locs = self.observed(threads)
         bound = self.loop_bound
         if bound is None:
             b = self.defines.get("PINRACE_LOOP_BOUND")
@@ -172,13 +179,15 @@ class _Compiler:
             except SourceError:
                 continue
         return Program(
-            meta={"defines": consts, "structs": sorted(self.structs), "returns": self.returns},
+            meta={"defines": consts, "structs": sorted(self.structs), "returns": self.returns,
+                  "warnings": self.warnings},
             name=self.sc.name,
             threads=threads,
             init_memory=dict(self.memory),
             init_regs=dict(self.init_regs),
             lock_locations=frozenset(self.locks),
             observed=observed,
+            filter_locs=filter_locs,
             condition=self.sc.condition,
             filter=self.sc.filter,
             source=self.src,
@@ -466,6 +475,11 @@ class _Compiler:
             return Const(int(name == "true"))
         if ctx.index < 0:
             raise self.err(SyntaxError_, f"unknown name '{name}'", node)
+        if len(ctx.frames) == 1:
+            # herd7 reads an unknown name in a thread as a register that holds 0
+            line, col = _lc(node)
+            self.warnings.append(f"line {line}: '{name}' is used before it is assigned or declared (it reads 0)")
+            return Reg(self.declare(name, ctx))
         raise self.err(SyntaxError_, f"'{name}' is used before it is assigned or declared", node)
 
     def assign_reg(self, reg: str, value_node, ctx: _ThreadCtx, node) -> None:
@@ -579,6 +593,10 @@ class _Compiler:
             return Reg(tmp) if k == "postinc" else rhs_val
         if k == "call":
             return self.call(node, ctx, discard)
+        if k == "annotated_call":
+            name, tags = str(node.children[0]), " ".join(str(node.children[1]).split())
+            raise self.err(Unsupported, f"herd7's core event {name}{tags}: write the kernel primitive it stands "
+                           "for (see docs/primitives.md)", node)
         raise self.err(SyntaxError_, f"unexpected expression ({k})", node)
 
     def short_circuit(self, node, op: str, ctx: _ThreadCtx) -> Expr:
@@ -626,6 +644,8 @@ class _Compiler:
         if fname in self.functions:
             return self.inline(self.functions[fname], args, node, ctx, discard)
         prim = lookup(fname)
+        if prim is None and fname in _C11:
+            raise self.err(Unsupported, f"C11 atomics ({fname}) under the kernel's memory model", node.children[0])
         if prim is None:
             hint = closest(fname, list(self.functions))
             more = f"; did you mean '{hint}'?" if hint else ""
@@ -749,32 +769,39 @@ class _Compiler:
         return Reg(ret_reg) if ret_reg else Const(0)
 
     # ---- observed locations ------------------------------------------------------------------
-    def observed(self, threads: list[Thread]) -> list[CLoc]:
-        locs: list[CLoc] = list(self.sc.locations)
-        for p in (self.sc.condition.prop if self.sc.condition else None, self.sc.filter):
-            if p is not None:
-                locs.extend(prop_locations(p))
+    def observed(self, threads: list[Thread]) -> tuple[list[CLoc], list[CLoc]]:
+        """herd7's shown locations (`locations [...]` and the condition's, registers first, each
+        sorted), and the further ones only the filter reads (herd7 does not show them)."""
+        shown = self._distinct(list(self.sc.locations) + prop_locations(self.sc.condition.prop), threads)
+        keys = {loc.key() for loc in shown}
+        hidden = [loc for loc in self._distinct(prop_locations(self.sc.filter) if self.sc.filter else [], threads)
+                  if loc.key() not in keys]
+        regs = sorted((x for x in shown if x.thread is not None), key=lambda x: (x.thread, x.name))
+        mems = sorted((x for x in shown if x.thread is None), key=lambda x: x.name)
+        return regs + mems, hidden
+
+    def _distinct(self, locs: list[CLoc], threads: list[Thread]) -> list[CLoc]:
         seen, out = set(), []
         for loc in locs:
-            if loc.key() in seen:
-                continue
-            seen.add(loc.key())
-            self.check_loc(loc, threads)
-            out.append(loc)
-        regs = sorted((x for x in out if x.thread is not None), key=lambda x: (x.thread, x.name))
-        mems = sorted((x for x in out if x.thread is None), key=lambda x: x.name)
-        return regs + mems
+            if loc.key() not in seen:
+                seen.add(loc.key())
+                self.check_loc(loc, threads)
+                out.append(loc)
+        return out
 
     def check_loc(self, loc: CLoc, threads: list[Thread]) -> None:
+        """A location the condition names.  As in herd7, a register or a location the code never
+        touches reads 0 (a warning says so); only a thread that does not exist is an error."""
         pos = self.sc.condition.pos if self.sc.condition else None
         line, col = (pos.line, pos.column) if pos else (0, 0)
         if loc.thread is not None:
             if loc.thread >= len(threads):
                 raise ConditionError(f"{loc.key()}: there is no thread P{loc.thread}", line, col, self.src)
             if loc.name not in threads[loc.thread].registers:
-                raise ConditionError(f"{loc.key()}: P{loc.thread} has no register '{loc.name}'", line, col, self.src)
+                self.warnings.append(f"line {line}: {loc.key()}: P{loc.thread} has no register '{loc.name}' "
+                                     "(it reads 0)")
         elif loc.name not in self.memory:
-            raise ConditionError(f"'{loc.name}' is not a shared location of this test", line, col, self.src)
+            self.warnings.append(f"line {line}: '{loc.name}' is not a shared location of this test (it reads 0)")
 
 
 # ---- helpers ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from ..errors import ConditionError, InitError, SyntaxError_
+from ..errors import ConditionError, SyntaxError_
 from .ast import (
     CLoc,
     Condition,
@@ -18,6 +18,7 @@ from .ast import (
     PAnd,
     PAtom,
     PConst,
+    PImplies,
     PNot,
     POr,
     Pos,
@@ -29,6 +30,9 @@ __all__ = ["parse", "parse_prop"]
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 _THREAD = re.compile(r"P(\d+)$")
+# herd7's header lines between `C NAME` and the init block: a quoted description and
+# `Key=value` lines (diy7 writes Cycle=, Relax=, Safe=, Prefetch=, Com=, Orig=); herd7 ignores them
+_HEADER_LINE = re.compile(r'\s*(?:"[^"]*"?|[A-Za-z][\w.-]*\s*=.*)\s*$')
 
 # Typical mistakes, matched on what the parser expected and saw, with a friendlier word.
 _FRIENDLY = [
@@ -94,10 +98,87 @@ def _human(term: str) -> str:
     return table.get(term, term.lower())
 
 
+def _blank_header(source: str) -> str:
+    """The source with herd7's header lines blanked out (same length, so positions hold)."""
+    lines = source.split("\n")
+    i = 0
+    while i < len(lines) and not lines[i].lstrip().startswith("C "):
+        i += 1
+    j = i + 1
+    quoted = False  # a description may run over several lines
+    while j < len(lines):
+        ln = lines[j]
+        if quoted or _HEADER_LINE.fullmatch(ln) or (ln.lstrip().startswith('"')):
+            quoted = (quoted and '"' not in ln) or (not quoted and ln.count('"') == 1)
+            lines[j] = " " * len(ln)
+        elif ln.strip():
+            break
+        j += 1
+    return "\n".join(lines)
+
+
+def _blank_ocaml_comments(source: str) -> str:
+    """The source with herd7's `(* ... *)` comments blanked where herd7 reads them as comments:
+    outside function bodies (the header, the init block, the condition), nested as in OCaml.
+    Inside a body `(*x)` is a dereference; there only the grammar's `(* ` form is a comment."""
+    if "(*" not in source:
+        return source
+    out = list(source)
+    n = len(source)
+    depth = 0
+    body = False  # inside a function body (a `{` after `)` at the top level)
+    last = ""  # the last non-blank character outside comments, at the top level
+    i = 0
+    while i < n:
+        ch = source[i]
+        two = source[i:i + 2]
+        if two == "//":
+            j = source.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if two == "/*":
+            j = source.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        if two == "(*" and not body:
+            level, j = 0, i
+            while j < n:
+                if source.startswith("(*", j):
+                    level += 1
+                    j += 2
+                elif source.startswith("*)", j):
+                    level -= 1
+                    j += 2
+                    if not level:
+                        break
+                else:
+                    j += 1
+            if level:  # never closed: not a comment after all (`x = READ_ONCE(*y)` in an init block)
+                i += 2
+                continue
+            for k in range(i, j):
+                if out[k] != "\n":
+                    out[k] = " "
+            i = j
+            continue
+        if ch == "{":
+            if depth == 0:
+                body = last == ")"
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+            if depth == 0:
+                body = False
+        if not ch.isspace() and depth == 0:
+            last = ch
+        i += 1
+    return "".join(out)
+
+
 def parse(source: str) -> Scenario:
     """Parse scenario text; raise a SourceError subclass with line:column on bad input."""
     try:
-        tree = _lark().parse(source, start="start")
+        tree = _lark().parse(_blank_ocaml_comments(_blank_header(source)), start="start")
     except UnexpectedInput as e:
         raise _syntax_error(e, source) from None
     return _Builder(source).build(tree)
@@ -118,7 +199,8 @@ class _Builder:
 
     def build(self, tree: Tree) -> Scenario:
         name_tok = tree.children[0]
-        sc = Scenario(name=str(name_tok), source=self.source)
+        # herd7 drops a `.litmus` its users sometimes leave on the name
+        sc = Scenario(name=str(name_tok).removesuffix(".litmus"), source=self.source)
         for item in tree.children[1:]:
             kind = item.data
             if kind == "init_block":
@@ -143,6 +225,9 @@ class _Builder:
             elif kind == "cond_section":
                 self.cond_section(item, sc)
         self.check_threads(sc)
+        if sc.condition is None:  # herd7 reads a test without a condition as `forall (true)`
+            lines = self.source.splitlines() or [""]
+            sc.condition = Condition("forall", PConst(True), Pos(len(lines), len(lines[-1]) + 1))
         return sc
 
     def check_threads(self, sc: Scenario) -> None:
@@ -227,11 +312,11 @@ class _Builder:
             elif part.data == "condition":
                 quant = part.children[0]
                 body = part.children[1]
-                sc.condition = Condition(str(quant), self.prop(body), _pos(quant))
+                sc.condition = Condition(_quantifier(str(quant)), self.prop(body), _pos(quant))
 
     def cloc(self, node: Tree) -> CLoc:
         if node.data == "creg":
-            return CLoc(int(node.children[0]), str(node.children[1]))
+            return CLoc(int(str(node.children[0]).lstrip("P")), str(node.children[1]))
         if node.data == "cfield":
             return CLoc(None, f"{node.children[0]}.{node.children[1]}")
         return CLoc(None, str(node.children[0]))
@@ -248,6 +333,8 @@ class _Builder:
                     raise ConditionError(f"bad number {v.children[0]}", *self.lc(v), self.source) from None
             elif v.data == "cptrfield":
                 value = f"{v.children[0]}.{v.children[1]}"
+            elif v.data in ("creg", "cmem", "cfield"):
+                value = self.cloc(v)
             else:
                 value = str(v.children[0])
             return PAtom(loc, value, negated=(kind == "pne"))
@@ -257,12 +344,12 @@ class _Builder:
             return POr(tuple(self._flatten(node, "por")))
         if kind == "pnot":
             return PNot(self.prop(node.children[0]))
+        if kind == "pimplies":
+            return PImplies(self.prop(node.children[0]), self.prop(node.children[1]))
         if kind == "ptrue":
             return PConst(True)
         if kind == "pfalse":
             return PConst(False)
-        if kind == "prop_atom_only":
-            return self.prop(node.children[0])
         raise ConditionError(f"unexpected {kind}", *self.lc(node), self.source)
 
     def _flatten(self, node: Tree, kind: str) -> list[Prop]:
@@ -280,5 +367,7 @@ class _Builder:
         return p.line, p.column
 
 
-def _unused() -> None:  # keep InitError importable from here for callers' convenience
-    _ = InitError
+def _quantifier(word: str) -> str:
+    """herd7's quantifiers: `~ exists` may be spaced; `final` is the old spelling of exists."""
+    word = "".join(word.split())
+    return "exists" if word == "final" else word

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from itertools import product
 
+from ....errors import Unsupported
 from ....explore.budget import Budget, OutOfBudget, Progress
 from ....explore.outcome import FinalState, Result
 from ...condition import holds
 from .cat import judge
 from .events import Structure
 from .paths import LOCK_TAGS, value_domains
+from .relations import bits, plus
 from .rfco import location_choices
 
 __all__ = ["check"]
@@ -96,6 +98,56 @@ def _values_available(combo, locations) -> bool:
     return True
 
 
+def _self_justified(st: Structure, rfd: dict) -> str | None:
+    """Whether some read's value depends on itself, through rf and data (a write computed from
+    reads).  herd7 solves each candidate's values as equations: a cycle with arithmetic on it
+    cannot be solved, even where the arithmetic would cancel (`(r0 & 0) + 1`), and herd7 drops
+    the candidate ("drop"); a cycle of plain copies leaves the value free, and herd7 keeps the
+    candidate with a symbolic value ("symbolic").  None when no value depends on itself."""
+    data = st.data0
+    rows = [0] * st.n
+    for r, w in rfd.items():
+        if w not in st.iw_set and data_sources(st)[w]:
+            rows[w] |= 1 << r
+    for r, x in enumerate(data):
+        if x:
+            rows[r] |= x
+    indeg = [0] * st.n
+    for x in rows:
+        for j in bits(x):
+            indeg[j] += 1
+    ready = [i for i in range(st.n) if not indeg[i]]
+    seen = 0
+    while ready:
+        i = ready.pop()
+        seen += 1
+        for j in bits(rows[i]):
+            indeg[j] -= 1
+            if not indeg[j]:
+                ready.append(j)
+    if seen == st.n:
+        return None
+    reach = plus(rows)
+    for r, x in enumerate(data):
+        for w in bits(x):
+            if st.copy0[w] != r and (reach[w] >> r) & 1:
+                return "drop"
+    return "symbolic"
+
+
+def data_sources(st: Structure) -> list[int]:
+    """Per write, the reads its value is computed from (data, inverted); cached on the structure."""
+    inv_data = st.__dict__.get("_data_sources")
+    if inv_data is None:
+        inv_data = [0] * st.n
+        for r, x in enumerate(st.data0):
+            for w in bits(x):
+                inv_data[w] |= 1 << r
+        st._data_sources = inv_data
+        st.has_data = any(st.data0)
+    return inv_data
+
+
 def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, tally,
                visit=None) -> tuple[int, str | None]:
     states = 0
@@ -115,6 +167,7 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
         st = Structure(combo, locations)
         if st.rejected:
             continue
+        data_sources(st)
         per_loc = []
         dead = False
         for loc in locations:
@@ -160,6 +213,9 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
                 orders[loc] = order
                 wval.update(lval)
                 env[loc] = lval.get(order[-1], st.events[order[-1]].value)
+            cyclic = _self_justified(st, rfd) if st.has_data else None
+            if cyclic == "drop":
+                continue
             failed, fl = judge(st, rf, co)
             if failed:
                 continue
@@ -167,7 +223,14 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
                 raise poisoned
             if program.filter is not None and not holds(program.filter, env):
                 continue
+            if cyclic == "symbolic":
+                raise Unsupported("lkmm: an allowed execution where a value only copies itself around a cycle "
+                                  "(out of thin air): herd7 shows it as a symbolic value, which pinrace does "
+                                  "not model", 0, 0, None)
             flags.update(fl)
+            flags.update(st.static_flags)
+            if st.SrcuLock | st.SrcuUnlock:
+                flags.update(st.srcu_flags(rf, wval))
             if visit is not None:  # the stepper collects every allowed execution, not one per state
                 visit(st, rf, co, rfd, orders, wval, env)
             values = {c.key(): env.get(c.key(), 0) for c in program.observed}

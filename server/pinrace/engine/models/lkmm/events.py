@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .paths import Ev
-from .relations import bits, diff, ident, inter, is_empty, restrict, seq, union
+from .relations import bits, diff, ident, inter, is_empty, restrict, seq, star, union
 
 __all__ = ["Structure"]
 
@@ -14,7 +14,9 @@ class Structure:
     def __init__(self, combo, locations):
         evs: list[Ev] = []
         self.iw = {}
+        self.iw_set: set[int] = set()
         for loc, v in locations.items():
+            self.iw_set.add(len(evs))
             self.iw[loc] = len(evs)
             evs.append(Ev("W", loc, v, frozenset(("IW",)), None, -1))
         offsets = []
@@ -89,6 +91,13 @@ class Structure:
                         rel[base + j] |= 1 << (base + i)
         self.rmw = rmw
         self.addr0, self.data0, self.ctrl0 = addr, data, ctrl
+        # per write, the read whose value it copies unchanged (-1: none); see check._self_justified
+        self.copy0 = [-1] * n
+        for t, p in enumerate(combo):
+            base = offsets[t]
+            for i, e in enumerate(p.events):
+                if e.copy >= 0:
+                    self.copy0[base + i] = base + e.copy
         self.rejected = self._lock_checks()
         self._complete = False
 
@@ -147,7 +156,16 @@ class Structure:
         self.po_rel = restrict(po, M, self.Release)
         self.has_rcu = bool(self.SyncRcu | self.SyncSrcu)
         self.has_plain = bool(self.Plain)
-        self.rcu_rscs = self._rcu_rscs(tag("rcu-lock"), tag("rcu-unlock"))
+        self.rcu_rscs, unmatched_locks, unmatched_unlocks = self._rcu_rscs(tag("rcu-lock"), tag("rcu-unlock"))
+        # the .bell's flags that depend on program order alone
+        self.static_flags = set()
+        if unmatched_locks:
+            self.static_flags.add("unmatched-rcu-lock")
+        if unmatched_unlocks:
+            self.static_flags.add("unmatched-rcu-unlock")
+        if self.SyncSrcu and any(x & seq(restrict(po, full, self.SyncSrcu), po)[i]
+                                 for i, x in enumerate(self.rcu_rscs)):
+            self.static_flags.add("invalid-sleep")  # synchronize_srcu() inside rcu_read_lock()
         if self.has_plain:
             bar = tag("barrier") | tag("rmb") | tag("wmb") | self.Mb | self.SyncRcu | self.SyncSrcu \
                 | tag("before-atomic") | tag("after-atomic") | self.Acquire | self.Release | tag("rcu-lock") \
@@ -159,17 +177,25 @@ class Structure:
         else:
             self.mixed = False
 
-    def _rcu_rscs(self, locks: int, unlocks: int) -> list[int]:
+    def _rcu_rscs(self, locks: int, unlocks: int) -> tuple[list[int], int, int]:
+        """The .bell's rcu-rscs: each rcu_read_lock() with its rcu_read_unlock(), innermost first
+        (a stack per thread); and the locks and unlocks left unmatched, as bitmasks."""
         rel = [0] * self.n
+        left_locks = left_unlocks = 0
         for t in range(len(self.combo)):
             stack = []
             base = self.offsets[t]
             for i in range(base, base + len(self.combo[t].events)):
                 if (locks >> i) & 1:
                     stack.append(i)
-                elif (unlocks >> i) & 1 and stack:
-                    rel[stack.pop()] |= 1 << i
-        return rel
+                elif (unlocks >> i) & 1:
+                    if stack:
+                        rel[stack.pop()] |= 1 << i
+                    else:
+                        left_unlocks |= 1 << i
+            for i in stack:
+                left_locks |= 1 << i
+        return rel, left_locks, left_unlocks
 
     def _lock_checks(self) -> str | None:
         """lock.cat's static checks: lock-nest and nested-is-locked; None when they pass."""
@@ -192,8 +218,29 @@ class Structure:
     def srcu_rscs(self, rf: list[int]) -> list[int]:
         if not self.SrcuLock:
             return [0] * self.n
-        from .relations import star
-
         carry = star(seq(restrict(self.data0, self.full, self.full & ~self.SrcuUnlock), rf))
         r = restrict(seq(carry, self.data0), self.SrcuLock, self.SrcuUnlock)
         return inter(r, self.loc)
+
+    def srcu_flags(self, rf: list[int], wval: dict) -> set[str]:
+        """The .bell's flags on srcu_read_lock()/srcu_read_unlock() pairs (they follow data and rf)."""
+        if not (self.SrcuLock | self.SrcuUnlock):
+            return set()
+        rscs = self.srcu_rscs(rf)
+        out = set()
+        matched_locks = matched_unlocks = 0
+        for i, x in enumerate(rscs):
+            if x:
+                matched_locks |= 1 << i
+                matched_unlocks |= x
+                if x & (x - 1):
+                    out.add("multiple-srcu-matches")  # one lock, two unlocks
+        if self.SrcuLock & ~matched_locks:
+            out.add("unmatched-srcu-lock")
+        if self.SrcuUnlock & ~matched_unlocks:
+            out.add("unmatched-srcu-unlock")
+        for i, x in enumerate(rscs):
+            for j in bits(x):
+                if self.events[i].ret != wval.get(j, self.events[j].value):
+                    out.add("srcu-bad-value-match")
+        return out

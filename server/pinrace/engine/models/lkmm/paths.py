@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ....errors import Unsupported
+from ...cfg import immediate_post_dominators
 from ...expr import EvalError, apply_op, evaluate, registers_of, truth
-from ...ir import Branch, Fence, IsLocked, Jump, Load, Local, Lock, Rmw, Store, SyncSrcu, TryLock, Unlock
+from ...ir import Branch, Fence, IsLocked, Jump, Load, Local, Lock, Reg, Rmw, Store, SyncSrcu, TryLock, Unlock
 
 __all__ = ["Ev", "Path", "thread_paths", "value_domains", "LOCK_TAGS"]
 
 LOCK_TAGS = frozenset(("LKR", "LKW", "UL", "LF", "RL", "RU"))
+_ARITHMETIC = frozenset(("op", "op_return", "fetch_op", "add_unless"))  # RMWs whose write is computed from the read
 MAX_DOMAIN = 4096
 
 
@@ -30,6 +32,9 @@ class Ev:
     # a write whose value is `op` applied to the value it overwrites (an RMW whose result nobody
     # uses): its value, and its read's, are known only once co is chosen (see rfco.py)
     op: tuple | None = None
+    # a write whose value is exactly what a read of this path returned (`WRITE_ONCE(*y, r0)`):
+    # that read's index in the path.  herd7 leaves a cycle of such copies symbolic (cat check)
+    copy: int = -1
 
 
 @dataclass
@@ -53,7 +58,25 @@ def _unsupported(reason: str, ins, program) -> Unsupported:
     return Unsupported(reason, getattr(o, "line", 0), getattr(o, "column", 0), program.source or None)
 
 
+@dataclass(slots=True)
+class _Cont:
+    """A path being walked: where it is, its registers, their dependencies, the control scopes."""
+
+    pc: int
+    regs: dict
+    deps: dict  # register -> bitmask of the path's reads its value depends on (addr, data)
+    ctrl: int  # the reads the current instruction is control-dependent on
+    scopes: tuple  # ((join pc, ctrl before the branch), ...): a branch's dependency ends at its join
+    path: Path
+    backs: int
+    prov: dict
+    copies: dict  # register -> the path's read whose value it holds unchanged
+
+
 class _Walker:
+    """Walks one thread's code along every path (one per value each read may take), with an
+    explicit stack, not recursion: a thread may read hundreds of times."""
+
     def __init__(self, program, thread, domains, track=False, budget=None, symbolic=True):
         self.track = track
         self.symbolic = symbolic and not track
@@ -63,17 +86,25 @@ class _Walker:
         self.thread = thread
         self.domains = domains
         self.bound = program.loop_bound
+        self.joins = immediate_post_dominators(thread.code)
         self.paths: list[Path] = []
         self.cut = 0
         self._pc = 0  # the instruction being walked: every event emitted records it
         self._regs: dict = {}
         self.seen: set = set()
         self.written: list = []  # track mode: (location, value, provenance) of every write
+        self._stack: list[_Cont] = []
 
     def run(self) -> list[Path]:
         regs = {name: v for (t, name), v in self.program.init_regs.items() if t == self.thread.index}
-        self._go(0, regs, {}, 0, Path(), 0, {})
+        self._stack = [_Cont(0, regs, {}, 0, (), Path(), 0, {}, {})]
+        while self._stack:
+            self._go(self._stack.pop())
         return self.paths
+
+    def _fork_all(self, children: list[_Cont]) -> None:
+        # pushed last-first, so the first value's paths are walked (and listed) first
+        self._stack.extend(reversed(children))
 
     def _loc(self, ins, regs):
         try:
@@ -113,11 +144,31 @@ class _Walker:
             out |= prov.get(r, frozenset())
         return out
 
-    def _go(self, pc, regs, deps, ctrl, p: Path, backs, prov):
+    def _child(self, c: _Cont, q: Path, regs: dict, deps: dict, prov: dict, copy_reg=None, read=-1) -> _Cont:
+        copies = dict(c.copies)
+        if copy_reg is not None:
+            if read >= 0:
+                copies[copy_reg] = read
+            else:
+                copies.pop(copy_reg, None)
+        return _Cont(c.pc + 1, regs, deps, c.ctrl, c.scopes, q, c.backs, prov, copies)
+
+    @staticmethod
+    def _copy_of(expr, copies) -> int:
+        return copies.get(expr.name, -1) if type(expr) is Reg else -1
+
+    def _go(self, c: _Cont) -> None:
+        """Walk `c` until its path ends or forks (the children go on the stack)."""
         code = self.thread.code
         tid = self.thread.index
         prog = self.program
-        while pc < len(code):
+        p, regs, deps, prov = c.path, c.regs, c.deps, c.prov
+        while c.pc < len(code):
+            pc = c.pc
+            if c.scopes:  # leaving the scope of a branch: its control dependency ends at the join
+                k = next((i for i, (j, _) in enumerate(c.scopes) if j == pc), None)
+                if k is not None:
+                    c.ctrl, c.scopes = c.scopes[k][1], c.scopes[:k]
             self.work += 1
             if self.budget is not None and self.work % 1024 == 0:
                 self.budget.enforce()  # loops unrolled to the bound can make paths exponential
@@ -127,69 +178,90 @@ class _Walker:
             if self.track and t in (Load, Rmw):
                 # the value fixpoint only needs the (value, provenance) pairs writes can produce, and
                 # those depend on nothing but this key: a path reaching a known key adds no new pair
-                key = (pc, tuple(sorted(regs.items())), tuple(sorted(prov.items())), backs, len(p.events))
+                key = (pc, tuple(sorted(regs.items())), tuple(sorted(prov.items())), c.backs, len(p.events))
                 if key in self.seen:
                     self.paths.append(p)
                     return
                 self.seen.add(key)
+            ctrl = c.ctrl
             try:
                 if t is Local:
                     regs[ins.dst] = evaluate(ins.expr, regs)
                     deps[ins.dst] = self._dep(ins.expr, deps)
+                    src = self._copy_of(ins.expr, c.copies)
+                    if src >= 0:
+                        c.copies[ins.dst] = src
+                    else:
+                        c.copies.pop(ins.dst, None)
                     if self.track:
                         prov[ins.dst] = self._prov(ins.expr, prov)
-                    pc += 1
+                    c.pc += 1
                 elif t is Branch:
-                    ctrl |= self._dep(ins.cond, deps)
+                    d = self._dep(ins.cond, deps)
+                    if d:
+                        c.scopes = c.scopes + ((self.joins[pc], ctrl),)
+                        c.ctrl = ctrl | d
                     if truth(evaluate(ins.cond, regs)):
-                        pc += 1
+                        c.pc += 1
                     else:
                         if ins.back:
-                            backs += 1
-                            if backs > self.bound:
+                            c.backs += 1
+                            if c.backs > self.bound:
                                 self.cut += 1
                                 return
-                        pc = ins.target
+                        c.pc = ins.target
                 elif t is Jump:
                     if ins.back:
-                        backs += 1
-                        if backs > self.bound:
+                        c.backs += 1
+                        if c.backs > self.bound:
                             self.cut += 1
                             return
-                    pc = ins.target
+                    c.pc = ins.target
                 elif t is Fence:
                     self._emit(p, Ev("F", None, None, frozenset((ins.tag,)), ins.origin, tid), ctrl)
-                    pc += 1
+                    c.pc += 1
                 elif t is Store:
                     loc = self._loc(ins, regs)
                     v = evaluate(ins.value, regs)
                     pv = self._prov(ins.value, prov) if self.track else frozenset()
-                    self._emit(p, Ev("W", loc, v, frozenset((ins.tag,)), ins.origin, tid, pv), ctrl,
+                    self._emit(p, Ev("W", loc, v, frozenset((ins.tag,)), ins.origin, tid, pv,
+                                     copy=self._copy_of(ins.value, c.copies)), ctrl,
                                self._dep(ins.addr, deps), self._dep(ins.value, deps))
-                    pc += 1
+                    c.pc += 1
                 elif t is Load:
+                    try:
+                        a = evaluate(ins.addr, regs)
+                    except EvalError:
+                        a = None
+                    if isinstance(a, int):
+                        # a read of an integer address (a NULL pointer, say) can read from no write:
+                        # like herd7, no execution takes this path
+                        return
                     loc = self._loc(ins, regs)
                     ad = self._dep(ins.addr, deps)
                     me = (tid, len(p.events))
+                    children = []
                     for v, pv in self._values(loc, me):
                         if ins.await_ is not None and not truth(evaluate(ins.await_, {"$v": v})):
                             continue
                         q = self._fork(p)
-                        self._pc, self._regs = pc, regs  # a sibling branch's walk moved them
+                        self._pc, self._regs = pc, regs
                         i = self._emit(q, Ev("R", loc, v, frozenset((ins.tag,)), ins.origin, tid, ret=v), ctrl, ad)
                         r2, d2, p2 = dict(regs), dict(deps), dict(prov)
                         if ins.dst is not None:
                             r2[ins.dst] = v
                             d2[ins.dst] = 1 << i
                             p2[ins.dst] = pv | {me}
-                        self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
+                        children.append(self._child(c, q, r2, d2, p2, ins.dst, i))
+                    self._fork_all(children)
                     return
                 elif t is Rmw:
-                    self._rmw(ins, pc, regs, deps, ctrl, p, backs, prov)
+                    self._rmw(ins, c)
                     return
                 elif t is Lock or t is TryLock:
                     loc = self._loc(ins, regs)
                     outcomes = (1,) if t is Lock else (1, 0)
+                    children = []
                     for ok in outcomes:
                         q = self._fork(p)
                         self._pc, self._regs = pc, regs
@@ -204,10 +276,12 @@ class _Walker:
                             r2[ins.dst] = ok
                             d2[ins.dst] = 1 << i
                             p2.pop(ins.dst, None)
-                        self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
+                        children.append(self._child(c, q, r2, d2, p2, ins.dst if t is TryLock else None))
+                    self._fork_all(children)
                     return
                 elif t is IsLocked:
                     loc = self._loc(ins, regs)
+                    children = []
                     for ok in (1, 0):
                         q = self._fork(p)
                         self._pc, self._regs = pc, regs
@@ -218,16 +292,17 @@ class _Walker:
                             r2[ins.dst] = ok
                             d2[ins.dst] = 1 << i
                             p2.pop(ins.dst, None)
-                        self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
+                        children.append(self._child(c, q, r2, d2, p2, ins.dst))
+                    self._fork_all(children)
                     return
                 elif t is Unlock:
                     loc = self._loc(ins, regs)
                     self._emit(p, Ev("W", loc, 0, frozenset(("UL",)), ins.origin, tid), ctrl)
-                    pc += 1
+                    c.pc += 1
                 elif t is SyncSrcu:
                     loc = self._loc(ins, regs)
                     self._emit(p, Ev("S", loc, None, frozenset(("sync-srcu",)), ins.origin, tid), ctrl)
-                    pc += 1
+                    c.pc += 1
                 else:
                     raise _unsupported(f"lkmm: instruction {t.__name__} is not modelled", ins, prog)
             except EvalError as e:
@@ -251,7 +326,8 @@ class _Walker:
             seen.setdefault((type(v).__name__, v), v)
         return [(v, frozenset()) for v in seen.values()]
 
-    def _rmw(self, ins, pc, regs, deps, ctrl, p, backs, prov):
+    def _rmw(self, ins, c: _Cont) -> None:
+        pc, regs, deps, ctrl, p, prov = c.pc, c.regs, c.deps, c.ctrl, c.path, c.prov
         tid = self.thread.index
         loc = self._loc(ins, regs)
         ad = self._dep(ins.addr, deps)
@@ -270,10 +346,13 @@ class _Walker:
             tags = frozenset((ins.tag, "RMW"))
             op = ("=", ops[0]) if k == "xchg" else (ins.op, ops[0])
             i = self._emit(p, Ev("R", loc, None, tags, ins.origin, tid), ctrl, ad)
-            j = self._emit(p, Ev("W", loc, None, tags, ins.origin, tid, op=op), ctrl, ad, od)
+            j = self._emit(p, Ev("W", loc, None, tags, ins.origin, tid, op=op), ctrl, ad,
+                           od if k == "xchg" else od | (1 << i))
             p.rmw.append((i, j))
-            self._go(pc + 1, regs, deps, ctrl, p, backs, prov)
+            c.pc += 1
+            self._stack.append(c)
             return
+        children = []
         for old, pv in self._values(loc, me):
             if ins.await_ is not None and not truth(evaluate(ins.await_, {"$v": old})):
                 continue
@@ -300,15 +379,22 @@ class _Walker:
                 ret = evaluate(ins.result, {"$r": ret})
             i = self._emit(q, Ev("R", loc, old, tags, ins.origin, tid, ret=ret), ctrl, ad)
             if write:
-                j = self._emit(q, Ev("W", loc, new, tags, ins.origin, tid, (mine | opv) if self.track else mine),
-                               ctrl, ad, od)
+                # herd7 computes an arithmetic RMW's new value from its read: `data` from the read to
+                # the write, which linux-kernel.cat's to-r and to-w then see (not xchg, not cmpxchg)
+                own = 1 << i if k in _ARITHMETIC else 0
+                copy = self._copy_of(ins.operands[-1], c.copies) if k in ("xchg", "cmpxchg") else -1
+                j = self._emit(q, Ev("W", loc, new, tags, ins.origin, tid, (mine | opv) if self.track else mine,
+                                     copy=copy), ctrl, ad, od | own)
                 q.rmw.append((i, j))
             r2, d2, p2 = dict(regs), dict(deps), dict(prov)
             if ins.dst is not None:
                 r2[ins.dst] = ret
                 d2[ins.dst] = 1 << i
                 p2[ins.dst] = mine
-            self._go(pc + 1, r2, d2, ctrl, q, backs, p2)
+            # the register holds the read's value unchanged when the RMW returns the old value
+            plain_old = k in ("fetch_op", "xchg", "cmpxchg") and ins.result is None
+            children.append(self._child(c, q, r2, d2, p2, ins.dst, i if plain_old else -1))
+        self._fork_all(children)
 
 
 def thread_paths(program, domains, budget=None, symbolic=True) -> tuple[list[list[Path]], int]:
