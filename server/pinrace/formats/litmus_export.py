@@ -277,14 +277,37 @@ class _Thread:
             if folded is not None:
                 return str(folded) if folded >= 0 else f"({folded})"
         if t is Bin:
-            if e.op == "&~":
-                return f"({self.expr(e.left, sub)} & ~{self.expr(e.right, sub)})"
-            return f"({self.expr(e.left, sub)} {e.op} {self.expr(e.right, sub)})"
+            return self.binop(e, sub)
         if t is Un:
-            return f"{e.op}{self.expr(e.arg, sub)}"
+            x = self.expr(e.arg, sub)
+            if e.op == "!":
+                return f"({x} == 0)"
+            if e.op == "~":
+                return f"(-1 - {x})"  # two's complement: ~x == -1 - x
+            return f"(0 - {x})"
         if t is Ite:
-            return f"({self.expr(e.cond, sub)} ? {self.expr(e.then, sub)} : {self.expr(e.other, sub)})"
+            c = self.expr(e.cond, sub)
+            return f"((({c} != 0) * {self.expr(e.then, sub)}) + (({c} == 0) * {self.expr(e.other, sub)}))"
         raise Unsupported(f"cannot export expression {e!r}")
+
+    def binop(self, e: Bin, sub: dict | None) -> str:
+        """herd7's C takes + - * / & | ^ and comparisons only: write the rest with those."""
+        a, b, op = self.expr(e.left, sub), self.expr(e.right, sub), e.op
+        k = _fold(e.right)
+        if op == "&~":
+            return f"({a} & {(~k) if k is not None else f'(-1 - {b})'})"
+        if op in ("<<", ">>") and k is not None and 0 <= k < 31:
+            # a shift by a constant: the flags word and bit numbers are never negative here
+            return f"({a} * {1 << k})" if op == "<<" else f"({a} / {1 << k})"
+        if op in ("<<", ">>"):
+            raise Unsupported(f"cannot export a shift by a computed amount ({op})")
+        if op == "%":
+            return f"({a} - (({a} / {b}) * {b}))"
+        if op == "&&":
+            return f"((({a} != 0) * ({b} != 0)) != 0)"
+        if op == "||":
+            return f"((({a} != 0) + ({b} != 0)) != 0)"
+        return f"({a} {op} {b})"
 
     def addr(self, ins) -> tuple[str, str | None]:
         """(C pointer expression, pinrace location when static)."""
@@ -355,8 +378,8 @@ class _Thread:
                 f"executions where it read a value that lets it go on")
         if note not in self.o.notes:
             self.o.notes.append(note)
-        return [f"{ind}{w} = !{_paren(self.expr(pred, {'$v': value}))}; // approximated: {o.primitive}() blocks "
-                f"until this holds; filter {self.th.index}:{w}=0"]
+        # no `//` comment here: herd7's splitter can then read a later `(*p` as an OCaml comment
+        return [f"{ind}{w} = ({_strip(self.expr(pred, {'$v': value}))}) == 0;"]
 
     def rmw(self, ins: Rmw, ind: str) -> list[str]:
         o = ins.origin
@@ -531,7 +554,7 @@ class _Thread:
         lines = self.o.lines
         while node != stop and node != _EXIT:
             if node[0] == "cut":
-                lines.append(f"{ind}{self.reg_lb()} = 1; // past the loop bound: dropped by the filter")
+                lines.append(f"{ind}{self.reg_lb()} = 1;")  # past the loop bound: the filter drops it
                 node = self.succ[node][0]
                 continue
             pc = node[0]
@@ -555,7 +578,7 @@ class _Thread:
                 elif then:
                     lines += [f"{ind}if ({cond}) {{", *then, f"{ind}}}"]
                 elif other:
-                    lines += [f"{ind}if (!{_paren(cond)}) {{", *other, f"{ind}}}"]
+                    lines += [f"{ind}if ({_paren(cond)} == 0) {{", *other, f"{ind}}}"]
                 node = join
                 continue
             lines += self.emit(ins, ind)
