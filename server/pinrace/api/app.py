@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Literal
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from .. import __version__
+from .. import __version__, assets
 from . import problem
 from .jobs import JobRunner
 from .rest import router
@@ -24,9 +25,7 @@ from .security import SecurityHeaders, cors_origins, origin_allowed
 from .share import router as share_router
 from .ws import serve_session
 
-__all__ = ["create_app", "FRONTEND"]
-
-FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
+__all__ = ["create_app"]
 
 _DESCRIPTION = """Check and step page-pin races in the Linux kernel under sc, x86-TSO and the LKMM.
 
@@ -37,8 +36,14 @@ Interactive stepping is on the websocket at `/ws` (see docs/websocket.md).
 """
 
 
-def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND) -> FastAPI:
-    """The web app.  `runner` is the exploration pool (one is made when None)."""
+def create_app(runner: JobRunner | None = None, frontend: Path | Literal["shipped"] | None = "shipped") -> FastAPI:
+    """The web app.  `runner` is the exploration pool (one is made when None); `frontend` the
+    browser app's folder: the one pinrace ships by default (AssetMissing when it is not there),
+    None for an API-only app."""
+    if frontend == "shipped":
+        frontend = assets.frontend_dir()
+    elif frontend is not None and not (frontend / "index.html").is_file():
+        raise assets.AssetMissing(f"no browser app in {frontend} (no index.html)")
     runner = runner or JobRunner()
 
     @asynccontextmanager
@@ -79,6 +84,6 @@ def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND
                                          headers={"Allow": ", ".join(allowed)})
         raise StarletteHTTPException(404, f"no API endpoint {request.url.path} (see /docs)")
 
-    if frontend is not None and frontend.is_dir():
+    if frontend is not None:
         app.mount("/", StaticFiles(directory=frontend, html=True), name="frontend")  # last: catches the rest
     return app
