@@ -9,6 +9,7 @@ exits 2 with a message.  (scripts/smoke_wheel.sh checks a real wheel in a real v
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,12 +19,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from conftest import ROOT
 from pinrace import assets, library
 from pinrace.api.app import create_app
 
 PACKAGE = ROOT / "server" / "pinrace"
+DOCS_UI = PACKAGE / "api" / "docs_ui"
 
 
 def _site(tmp_path: Path, *, with_data: bool) -> Path:
@@ -102,3 +105,41 @@ def test_a_wrong_PINRACE_PROTOCOLS_is_an_error_not_an_empty_list(tmp_path, make)
 def test_create_app_refuses_a_folder_without_the_app(tmp_path):
     with pytest.raises(assets.AssetMissing, match="no index.html"):
         create_app(frontend=tmp_path)
+
+
+# ---- the API docs' vendored files -------------------------------------------------------
+
+
+def _vendored() -> dict[str, str]:
+    """path -> SHA-256 from docs_ui/VENDORED.txt (written by scripts/vendor_apidocs.sh)."""
+    lines = (DOCS_UI / "VENDORED.txt").read_text().splitlines()
+    return {path: sha for sha, path in (line.split() for line in lines if re.match(r"^[0-9a-f]{64}\s", line))}
+
+
+def test_vendored_swagger_ui_and_redoc_are_unmodified_and_licensed():
+    files = _vendored()
+    for lib in ("swagger-ui", "redoc"):
+        assert f"{lib}/LICENSE" in files, f"{lib} ships without its licence"
+    assert "swagger-ui/NOTICE" in files  # Apache-2.0: the NOTICE travels with the work
+    on_disk = {p.relative_to(DOCS_UI).as_posix() for p in DOCS_UI.glob("*/*")}
+    assert on_disk == set(files), "a vendored file is not listed in VENDORED.txt (or the reverse)"
+    for path, sha in files.items():
+        assert hashlib.sha256((DOCS_UI / path).read_bytes()).hexdigest() == sha, f"{path} was edited"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app()) as c:
+        yield c
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_only_files_the_app_serves(client, page):
+    html = client.get(page).text
+    refs = re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="([^"]+)"', html)
+    assert refs
+    for ref in refs:
+        assert not re.match(r"^[a-z]+:|^//", ref), f"{page} loads {ref} from outside"
+        r = client.get("/" + ref)  # relative to the page, which sits at the root
+        assert r.status_code == 200, ref
+    assert client.get("/openapi.json").json()["paths"]

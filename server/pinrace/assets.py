@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import EngineFault
 
-__all__ = ["AssetMissing", "protocols_dir", "frontend_dir", "checkout_root"]
+__all__ = ["AssetMissing", "protocols_dir", "frontend_dir", "apidocs_dir", "checkout_root"]
 
 # a checkout is recognised by these beside server/ (the wheel has neither)
 _CHECKOUT_MARKERS = ("pyproject.toml", "server/pinrace/__init__.py")
@@ -69,3 +69,12 @@ def protocols_dir() -> Path:
 def frontend_dir() -> Path:
     """The browser app (index.html and its ES modules), served at /."""
     return _locate("frontend", "index.html", "the browser app")
+
+
+def apidocs_dir() -> Path:
+    """Swagger UI and ReDoc, vendored with their licences, for /docs and /redoc."""
+    d = files("pinrace") / "api" / "docs_ui"
+    if isinstance(d, Path) and (d / "swagger-ui" / "swagger-ui-bundle.js").is_file():
+        return d
+    raise AssetMissing(f"the API docs assets are missing: no swagger-ui-bundle.js in {d}. "
+                       f"The install is incomplete: reinstall pinrace")

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .. import __version__, assets
-from . import problem
+from . import apidocs, problem
 from .jobs import JobRunner
 from .rest import router
 from .security import SecurityHeaders, cors_origins, origin_allowed
@@ -54,7 +54,9 @@ def create_app(runner: JobRunner | None = None, frontend: Path | Literal["shippe
         finally:
             runner.shutdown()
 
-    app = FastAPI(title="pinrace", version=__version__, description=_DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc are apidocs' pages (Swagger UI and ReDoc from files pinrace ships), not FastAPI's CDN ones
+    app = FastAPI(title="pinrace", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.runner = runner
     problem.install(app)
     app.add_middleware(problem.BodyLimit)
@@ -65,6 +67,7 @@ def create_app(runner: JobRunner | None = None, frontend: Path | Literal["shippe
     app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 from BodyLimit too, carries them
     app.include_router(router)
     app.include_router(share_router)
+    apidocs.install(app)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket):
