@@ -40,7 +40,12 @@ ensure_venv() {
     rm -rf "$VENV"
   fi
   if [ ! -x "$VENV/bin/python" ]; then
-    say "creating the virtual environment $SHOWN with $py ($("$py" -c 'import sys; print(sys.version.split()[0])'))"
+    command -v "$py" >/dev/null || { say "no $py on PATH: pinrace needs Python >= 3.11 (PYTHON=... picks one)"; exit 2; }
+    if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      say "$py is Python $("$py" -c 'import platform; print(platform.python_version())'); pinrace needs >= 3.11 (PYTHON=... picks another)"
+      exit 2
+    fi
+    say "creating the virtual environment $SHOWN with $py ($("$py" -c 'import platform; print(platform.python_version())'))"
     err=$(mktemp)
     if ! "$py" -m venv "$VENV" >/dev/null 2>"$err" || _venv_broken; then
       say "could not create $SHOWN: $(tail -n 3 "$err" | tr '\n' ' ')"
@@ -63,7 +68,8 @@ ensure_venv() {
     fi
     say "installing pinrace${extras} into $SHOWN (editable; pip's own output only on errors)"
     rm -f "$STAMP"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install -q -e ".${extras}"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install -q -e ".${extras}" \
+      || { say "pip install failed (its message is above); the next run tries again"; exit 1; }
     _want_stamp "$extras" > "$STAMP"
   fi
   # what `source .venv/bin/activate` would do, for the commands the caller runs next
