@@ -347,9 +347,9 @@ def cmd_diff(args) -> int:
 
 
 def cmd_protocols(args) -> int:
-    from .library import builtins
+    from .library import require_builtins
 
-    items = builtins()
+    items = require_builtins()
     if args.json:
         print(json.dumps([{"name": b.name, "description": b.description} for b in items], indent=2))
         return EXIT_SAFE
@@ -369,13 +369,16 @@ def cmd_serve(args) -> int:
     try:
         import uvicorn
     except ImportError:
-        print("pinrace serve needs the web stack: pip install -e .", file=sys.stderr)
+        print("pinrace serve needs the web stack (uvicorn): reinstall pinrace with its dependencies",
+              file=sys.stderr)
         return EXIT_INPUT
     import gc
 
     from .api.app import create_app
+    from .library import require_builtins
 
-    app = create_app()
+    require_builtins()  # no protocol library, no app: fail here (exit 2), not on the first request
+    app = create_app()  # likewise for the browser app and the API docs
     # step replies are small and many: the default gen-0 threshold runs a collection every few
     # replies, and full collections over the imported web stack showed up as the latency tail
     gc.freeze()

@@ -164,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(check: bool = False) -> int:
+    from .assets import checkout_root
+    from .errors import PinraceError
+
+    if checkout_root() is None:  # an installed wheel has no docs/ to write
+        raise PinraceError("pinrace docs regenerates a checkout's docs/: run it from a checkout of pinrace")
     stale = []
     for path, text in generate().items():
         old = path.read_text() if path.exists() else None

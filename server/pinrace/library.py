@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import assets
 from .engine.ir import Program
 from .errors import PinraceError
 
-__all__ = ["protocols_dir", "prelude", "Builtin", "builtins", "find", "load_program", "LibraryError", "litmus_name"]
+__all__ = ["protocols_dir", "prelude", "Builtin", "builtins", "require_builtins", "find", "load_program",
+           "LibraryError", "litmus_name"]
 
 _DESC = re.compile(r"^\s*\*?\s*(Description|Summary):\s*(.+)$", re.M)
 
@@ -21,8 +23,13 @@ class LibraryError(PinraceError):
 
 
 def protocols_dir() -> Path:
+    """PINRACE_PROTOCOLS when set (a folder of *.litmus, prelude.h optional), else the shipped library."""
     env = os.environ.get("PINRACE_PROTOCOLS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "protocols"
+    if not env:
+        return assets.protocols_dir()
+    if not Path(env).is_dir():
+        raise LibraryError(f"PINRACE_PROTOCOLS={env} is not a folder")
+    return Path(env)
 
 
 def prelude() -> str:
@@ -53,6 +60,15 @@ def builtins() -> list[Builtin]:
         text = p.read_text()
         m = _DESC.search(text)
         out.append(Builtin(p.stem, p, m.group(2).strip() if m else ""))
+    return out
+
+
+def require_builtins() -> list[Builtin]:
+    """builtins(), for the commands that show them: an empty library is a broken install or a
+    wrong PINRACE_PROTOCOLS, and must not look like a library with nothing in it."""
+    out = builtins()
+    if not out:
+        raise LibraryError(f"no built-in protocols (*.litmus) in {protocols_dir()}")
     return out
 
 

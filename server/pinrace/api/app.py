@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Literal
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,17 +17,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from .. import __version__
-from . import problem
+from .. import __version__, assets
+from . import apidocs, problem
 from .jobs import JobRunner
 from .rest import router
 from .security import SecurityHeaders, cors_origins, origin_allowed
 from .share import router as share_router
 from .ws import serve_session
 
-__all__ = ["create_app", "FRONTEND"]
-
-FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
+__all__ = ["create_app"]
 
 _DESCRIPTION = """Check and step page-pin races in the Linux kernel under sc, x86-TSO and the LKMM.
 
@@ -37,8 +36,14 @@ Interactive stepping is on the websocket at `/ws` (see docs/websocket.md).
 """
 
 
-def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND) -> FastAPI:
-    """The web app.  `runner` is the exploration pool (one is made when None)."""
+def create_app(runner: JobRunner | None = None, frontend: Path | Literal["shipped"] | None = "shipped") -> FastAPI:
+    """The web app.  `runner` is the exploration pool (one is made when None); `frontend` the
+    browser app's folder: the one pinrace ships by default (AssetMissing when it is not there),
+    None for an API-only app."""
+    if frontend == "shipped":
+        frontend = assets.frontend_dir()
+    elif frontend is not None and not (frontend / "index.html").is_file():
+        raise assets.AssetMissing(f"no browser app in {frontend} (no index.html)")
     runner = runner or JobRunner()
 
     @asynccontextmanager
@@ -49,7 +54,9 @@ def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND
         finally:
             runner.shutdown()
 
-    app = FastAPI(title="pinrace", version=__version__, description=_DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc are apidocs' pages (Swagger UI and ReDoc from files pinrace ships), not FastAPI's CDN ones
+    app = FastAPI(title="pinrace", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.runner = runner
     problem.install(app)
     app.add_middleware(problem.BodyLimit)
@@ -60,6 +67,7 @@ def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND
     app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 from BodyLimit too, carries them
     app.include_router(router)
     app.include_router(share_router)
+    apidocs.install(app)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket):
@@ -79,6 +87,6 @@ def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND
                                          headers={"Allow": ", ".join(allowed)})
         raise StarletteHTTPException(404, f"no API endpoint {request.url.path} (see /docs)")
 
-    if frontend is not None and frontend.is_dir():
+    if frontend is not None:
         app.mount("/", StaticFiles(directory=frontend, html=True), name="frontend")  # last: catches the rest
     return app

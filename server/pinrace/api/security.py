@@ -4,9 +4,10 @@
   everything else from the app's own origin only, no inline script, no framing, no
   plugins; the websocket back to the same host is the only other connection allowed.
   The browser app (frontend/) is plain ES modules and a stylesheet, so it needs nothing
-  more.  The OpenAPI pages (/docs, /redoc) are FastAPI's: they load Swagger UI / ReDoc
-  from a CDN and start it with one inline script, which is allowed by its SHA-256
-  (computed from the page as served), never by 'unsafe-inline'.
+  more.  The OpenAPI pages (/docs, /redoc, apidocs.py) load Swagger UI and ReDoc from the
+  app's own files and have no inline script either; their policy differs only where those
+  libraries need it: inline styles (ReDoc writes its CSS into <style> elements at run
+  time) and a worker from a blob: URL (ReDoc's search index).
 * CORS is closed: no Access-Control-* header unless PINRACE_CORS_ORIGINS lists origins.
 * Browsers do not apply CORS to websockets, so /ws checks Origin itself: a page on
   another site may not drive a session (absent Origin, as from non-browser clients, is
@@ -15,8 +16,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
 from urllib.parse import urlsplit
@@ -26,19 +25,15 @@ __all__ = ["SecurityHeaders", "cors_origins", "origin_allowed", "CSP", "DOCS_PAT
 # a Host header is echoed into connect-src: only characters a host:port may have, so a forged
 # header cannot add directives to its own response
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
-_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
-DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
-_CDN = "https://cdn.jsdelivr.net"
+DOCS_PATHS = ("/docs", "/redoc")
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'{ws}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
-_DOCS_CSP = ("default-src 'self'; script-src 'self' " + _CDN + "{hashes}; "
-             "style-src 'self' " + _CDN + " 'unsafe-inline' https://fonts.googleapis.com; "
-             "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-             "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; "
-             "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+             "font-src 'self'; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+             "form-action 'self'; frame-ancestors 'none'").encode("latin-1")
 
 _FIXED = [
     (b"x-content-type-options", b"nosniff"),
@@ -92,9 +87,7 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if scope.get("path") in DOCS_PATHS:
-            return await self._docs(scope, receive, send)
-        csp = _csp(scope.get("headers", ()))
+        csp = _DOCS_CSP if scope.get("path") in DOCS_PATHS else _csp(scope.get("headers", ()))
 
         async def with_headers(m):
             if m["type"] == "http.response.start":
@@ -102,33 +95,6 @@ class SecurityHeaders:
             await send(m)
 
         await self.app(scope, receive, with_headers)
-
-    async def _docs(self, scope, receive, send):
-        # buffer the (small) page to hash its inline script into the policy
-        start: dict | None = None
-        chunks: list[bytes] = []
-
-        async def collect(m):
-            nonlocal start
-            if m["type"] == "http.response.start":
-                start = m
-                return
-            if m["type"] == "http.response.body":
-                chunks.append(m.get("body", b""))
-                if m.get("more_body"):
-                    return
-                body = b"".join(chunks)
-                hashes = "".join(f" 'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'"
-                                 for s in _INLINE_SCRIPT.findall(body))
-                csp = _DOCS_CSP.format(hashes=hashes).encode()
-                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-                headers.append((b"content-length", str(len(body)).encode()))
-                await send({**start, "headers": _merge(headers, [(b"content-security-policy", csp), *_FIXED])})
-                await send({"type": "http.response.body", "body": body})
-                return
-            await send(m)
-
-        await self.app(scope, receive, collect)
 
 
 def _merge(headers, extra) -> list:
