@@ -415,8 +415,9 @@ class _Thread:
             call = f"atomic_add_unless({a}, {ops[0]}, {ops[1]})"
         else:
             raise Unsupported(f"cannot export an RMW of kind {k}", o.line, o.column)
-        dst = self.reg(ins.dst) if ins.dst else (self.fresh("t") if ins.await_ is not None or ins.result else None)
-        out = [f"{ind}{dst + ' = ' if dst else ''}{call};"]
+        # herd7 defines these as expression macros: a call must assign its value somewhere
+        dst = self.reg(ins.dst) if ins.dst else self.fresh("t")
+        out = [f"{ind}{dst} = {call};"]
         if ins.await_ is not None:
             if k not in ("fetch_op", "xchg", "cmpxchg"):
                 raise Unsupported("a blocking RMW that does not return the old value", o.line, o.column)
