@@ -66,9 +66,32 @@ def find(name: str) -> Builtin:
 
 def load_program(source: str, loop_bound: int | None = None) -> Program:
     """Compile scenario text with the page prelude available."""
+    from .errors import SyntaxError_
     from .lang.compile import compile_source
 
-    return compile_source(source, loop_bound=loop_bound, prelude=prelude() or None)
+    try:
+        prog = compile_source(source, loop_bound=loop_bound, prelude=prelude() or None)
+    except SyntaxError_ as e:
+        if e.reason.endswith("expected one of: c") and not source[: _offset(source, e.line, e.column)].strip():
+            found = e.reason.split(";")[0].removeprefix("unexpected ")
+            raise SyntaxError_(f"this is not a litmus test: a litmus test starts with `C name` (then the initial "
+                               f"state in braces, one `P0(...) {{ ... }}` per CPU and a condition such as "
+                               f"`exists (0:r0=1)`), or give a built-in protocol's name; found {found}",
+                               e.line, e.column, source) from None
+        raise
+    if prog.condition is None:
+        # herd7 reads a test without a final condition as `forall (true)`: every final state
+        # satisfies it, so the observation is Always and no outcome is bad
+        from .lang.ast import Condition, PConst
+
+        prog.condition = Condition("forall", PConst(True), None)
+    return prog
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    """The index in `text` of a 1-based line and column."""
+    lines = text.split("\n")
+    return sum(len(x) + 1 for x in lines[: max(line - 1, 0)]) + max(column - 1, 0)
 
 
 def litmus_name(text: str) -> str:
