@@ -29,7 +29,8 @@ export class Session {
     this.onMessage(msg);
     const w = this.waiting.get(msg.re);
     // a load or model switch ends with `model` when the model cannot step (no state follows)
-    if (w && (ENDS.has(msg.type) || (msg.type === "model" && !msg.stepping))) {
+    // ... and stopping a lesson with `lesson` (no scenario follows)
+    if (w && (ENDS.has(msg.type) || (msg.type === "model" && !msg.stepping) || (msg.type === "lesson" && !msg.lesson))) {
       this.waiting.delete(msg.re);
       w.resolve(msg);
     }

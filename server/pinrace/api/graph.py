@@ -32,12 +32,16 @@ def _relations(machine, e) -> dict:
     return r
 
 
-def _node_label(u) -> str:
+def _value_text(u) -> str:
     if u.kind == "R":
-        return f"R {u.loc}={u.value}"
+        return f"={u.value}"
     if u.kind == "W":
-        return f"W {u.loc}={u.wvalue}"
-    return f"RMW {u.loc}: {u.value}→{u.wvalue}"
+        return f"={u.wvalue}"
+    return f"{u.value}→{u.wvalue}"
+
+
+def _node_label(u) -> str:
+    return f"{u.kind} {u.loc}{_value_text(u) if u.kind != 'RMW' else ': ' + _value_text(u)}"
 
 
 def _init_id(loc: str) -> str:
@@ -63,7 +67,8 @@ def execution_graph(machine, state) -> dict | None:
         u = e.units[k]
         o = origin(machine, k)
         nodes.append({"id": ids[k], "cpu": k[0], "op": k[1], "instance": k[2], "kind": u.kind, "loc": u.loc,
-                      "label": _node_label(u), "line": o.line, "text": o.text})
+                      "label": _node_label(u), "what": f"{u.kind} {u.loc}", "value": _value_text(u),
+                      "line": o.line, "text": o.text})
     edges: list[dict] = []
     inits: dict[str, dict] = {}
 
@@ -71,7 +76,8 @@ def execution_graph(machine, state) -> dict | None:
         if loc not in inits:
             v = machine.program.init_memory.get(loc, 0)
             inits[loc] = {"id": _init_id(loc), "cpu": None, "op": None, "instance": 0, "kind": "W", "loc": loc,
-                          "label": f"W {loc}={v}", "line": None, "text": f"initial {loc}={v}"}
+                          "label": f"W {loc}={v}", "what": f"W {loc}", "value": f"={v}", "line": None,
+                          "text": f"initial {loc}={v}"}
         return inits[loc]["id"]
 
     def node_of(wid: str, loc: str) -> str | None:
@@ -156,8 +162,10 @@ def graph_with_cycle(machine, state, why: dict) -> dict | None:
         else:  # a fence: not a step, drawn where it sits in program order
             nid = f"fence:{ev.get('cpu')}.{ev.get('op')}"
         if nid not in have:
+            label = ev.get("label") or nid
             n = {"id": nid, "cpu": ev.get("cpu"), "op": ev.get("op"), "instance": 0, "kind": ev.get("kind"),
-                 "loc": ev.get("loc"), "label": ev.get("label") or nid, "line": ev.get("line"),
+                 "loc": ev.get("loc"), "label": label, "what": label,
+                 "value": f"={ev['value']}" if ev.get("value") is not None else "", "line": ev.get("line"),
                  "text": ev.get("text") or "", "ghost": True}
             have[nid] = n
             g["nodes"].append(n)

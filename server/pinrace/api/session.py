@@ -20,7 +20,7 @@ from ..limits import LIMITS
 from .graph import execution_graph, graph_with_cycle
 from .scenario import Scenario, StepUnsupported, compile_cached, condition_text, stepper
 from .scenario import resolve as resolve_scenario
-from .views import explain, moves, op_role, scenario_words, timeline_entry, verdict
+from .views import changed_keys, explain, moves, op_role, scenario_words, timeline_entry, verdict
 
 __all__ = ["Session", "NoScenario", "MAX_RUN", "MAX_HISTORY"]
 
@@ -120,6 +120,7 @@ class Session:
         last = self.run[self.cursor - 1] if self.cursor else None
         if view is None:
             view = describe(m, s, last)
+        before = describe(m, self.states[self.cursor - 1]) if self.cursor else None
         return {
             "type": "state",
             "cause": cause,
@@ -132,6 +133,7 @@ class Session:
                          for i, t in enumerate(self.run)],
             "verdict": verdict(m, s),
             "explanation": explanation,
+            "changed": changed_keys(before, view) if before is not None else [],
             "can_undo": bool(self._undo),
             "can_redo": bool(self._redo),
             **({"graph": execution_graph(m, s)} if getattr(m, "reorders", False) else {}),

@@ -15,7 +15,7 @@ from ..lang.ast import PAnd, PAtom, PConst, PNot, POr
 from .scenario import condition_text
 
 __all__ = ["verdict", "explain", "moves", "timeline_entry", "scenario_words", "condition_words", "op_role",
-           "page_track"]
+           "page_track", "changed_keys"]
 
 # metadata lines in a scenario's leading comment, as protocols/*.litmus write them
 _DESCRIPTION = re.compile(r"^\s*\*?\s*(?:Description|Summary):\s*(.+)$", re.M)
@@ -318,3 +318,30 @@ def op_role(ins, registers) -> str:
             return "the call"
         return "computes"
     return T.__name__.lower()
+
+
+def changed_keys(before: dict, after: dict) -> list[str]:
+    """What differs between two describe() views, as condition-style keys: "page._refcount",
+    "page._mapcount", "page._pincount", "page.PG_writeback" (a flag), "0:r0" (a register), "x"
+    (plain memory), "buffer:0" (CPU0's store buffer).  The state message sends it for the step
+    that led to the current position, so "changed" always means "since the previous step"."""
+    out: list[str] = []
+    b_pages = {p["name"]: p for p in before.get("pages", [])}
+    for p in after.get("pages", []):
+        q = b_pages.get(p["name"])
+        if q is None:
+            continue
+        for field, key in (("refcount", "_refcount"), ("mapcount_raw", "_mapcount"), ("pincount", "_pincount")):
+            if q[field] != p[field]:
+                out.append(f"{p['name']}.{key}")
+        was = {f["name"]: f["set"] for f in q["flags"]}
+        out += [f"{p['name']}.{f['name']}" for f in p["flags"] if was.get(f["name"]) != f["set"]]
+    for c0, c1 in zip(before.get("cpus", []), after.get("cpus", []), strict=False):
+        for r, v in c1["registers"].items():
+            if c0["registers"].get(r) != v or (r in c0.get("unwritten", ()) and r not in c1.get("unwritten", ())):
+                out.append(f"{c1['cpu']}:{r}")
+    out += [k for k, v in after.get("memory", {}).items() if before.get("memory", {}).get(k) != v]
+    for i, (x, y) in enumerate(zip(before.get("buffers") or [], after.get("buffers") or [], strict=False)):
+        if x != y:
+            out.append(f"buffer:{i}")
+    return out
