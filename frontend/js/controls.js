@@ -1,7 +1,7 @@
 // Run controls: the memory model, the enabled transitions to step, undo/redo, jump and reset.
 import { h, fill, changedSince, collapsible, codeText } from "./dom.js";
 
-const MODELS = [["sc", "sc (sequential consistency)"], ["tso", "tso (x86-TSO)"], ["lkmm", "lkmm (Linux-kernel memory model)"]];
+const MODELS = [["sc", "(sequential consistency)"], ["tso", "(x86-TSO)"], ["lkmm", "(Linux-kernel memory model)"]];
 
 export function mountControls(root, actions) {
   const models = h("fieldset", { class: "models" });
@@ -16,7 +16,7 @@ export function mountControls(root, actions) {
       if (!changed(st.current, st.scenario, st.stepping, st.model, st.modelNote, st.notice)) return;
       fill(models, h("legend", {}, "Memory model"), MODELS.map(([m, label]) => h("label", { class: "radio" },
         h("input", { type: "radio", name: "model", value: m, checked: st.model === m, disabled: !st.scenario,
-          dataset: { key: `model-${m}` }, onchange: () => actions.setModel(m) }), ` ${label}`)));
+          dataset: { key: `model-${m}` }, onchange: () => actions.setModel(m) }), ` ${m}`, h("span", { class: "long" }, ` ${label}`))));
       fill(note, modelNote(st));
       const cur = st.current;
       if (!st.scenario || !cur || !st.stepping) {

@@ -106,8 +106,10 @@ export function drawGraph(g, { refused = false } = {}) {
   const nodes = new Map(g.nodes.map((n) => [n.id, n]));
   const edges = g.edges.filter((e) => pos.has(e.from) && pos.has(e.to));
   const rels = [...new Set(edges.map((e) => e.rel))];
-  const name = `Execution graph${refused ? " with the refused step's cycle" : ""}: ${g.nodes.filter((n) => !n.ghost).length} events, `
-    + `${edges.length} edges (${rels.join(", ") || "none yet"})${g.axiom ? `; the cycle breaks the ${g.axiom} axiom` : ""}`;
+  const ran = g.nodes.filter((n) => !n.ghost && n.cpu !== null && n.cpu !== undefined).length;
+  const plural = (k, w) => `${k} ${w}${k === 1 ? "" : "s"}`;
+  const name = `Execution graph${refused ? " with the refused step's cycle" : ""}: ${plural(ran, "event")} run, `
+    + `${plural(edges.length, "edge")} (${rels.join(", ") || "none yet"})${g.axiom ? `; the cycle breaks the ${g.axiom} axiom` : ""}`;
   const svg = el("svg", { viewBox: `0 0 ${width} ${Math.max(height, 60)}`, role: "img", class: "xgraph",
     "aria-labelledby": `${id}-title`, "aria-describedby": `${id}-edges`, width: "100%" });
   el("title", { id: `${id}-title` }, name, svg);

@@ -21,7 +21,9 @@ export function mountLesson(bar, root, actions) {
       fill(status, g ? [met ? h("strong", {}, "✓ ") : null, g.why] : "The server judges the goal on every step.");
       fill(bar,
         h("p", { class: "goal-line" }, h("strong", {}, `Lesson ${l.index} of ${l.count} — goal: `), h("span", { id: "goal-text" }, l.goal)),
-        status);
+        status,
+        met ? h("button", { type: "button", class: "linklike", dataset: { key: "read-explain" }, onclick: actions.showExplain },
+          "Read the thread's argument") : null);
       // success is announced once per lesson, also to screen readers
       const key = met ? `${l.name}` : null;
       if (key && announced !== key) { announced = key; announce.textContent = `Goal met: ${l.title}. ${g.why}`; }
@@ -44,7 +46,7 @@ export function mountLesson(bar, root, actions) {
             `Show a hint (${st.hints + 1} of ${l.hints.length})`) : h("span", { class: "muted" }, l.hints.length ? "No more hints." : ""),
           h("button", { type: "button", dataset: { key: "lesson-restart" }, onclick: () => actions.startLesson(l.name) }, "Restart the lesson"),
           h("button", { type: "button", dataset: { key: "lesson-leave" }, onclick: actions.leaveLesson }, "Leave the lesson")),
-        met ? h("section", { class: "explain", "aria-labelledby": "explain-h" },
+        met ? h("section", { class: "explain", id: "explain", tabindex: "-1", "aria-labelledby": "explain-h" },
           h("h3", { id: "explain-h" }, "✓ Goal met — the thread's argument"),
           h("p", {}, g.explain || l.explain),
           l.source ? h("p", { class: "muted" }, l.source) : null,

@@ -64,7 +64,6 @@ function onMessage(msg) {
       break;
     case "goal":
       if (msg.met && !st.done.includes(msg.lesson)) { st.done = [...st.done, msg.lesson]; saveDone(st.done); }
-      if (msg.met && !(st.goal && st.goal.met)) st.focus = st.focus || "goal";
       st.goal = msg;
       break;
     default: return;
@@ -95,7 +94,7 @@ const actions = {
     try {
       const r = await loading("compiling the source", () => session.request({ type: "load", scenario: text, model: st.model }));
       if (r.type === "error") { editor.focusError(r.error); return; }
-      if (st.lesson && st.lesson.check.kind === "fix") { st.focus = "goal"; render(); }
+      if (st.lesson && st.lesson.check.kind === "fix") { st.focus = "lesson-check"; render(); }
     } finally { st.editor.pending = false; render(); }
   },
   step: (token) => session.request({ type: "step", token }),
@@ -176,6 +175,7 @@ const actions = {
     render();
   },
   nextHint() { st.hints += 1; render(); },
+  showExplain() { st.focus = "explain"; render(); },
 };
 
 /** Load what a link carries: the scenario, then its schedule, then its model. */
@@ -274,7 +274,8 @@ function render() {
   st.focus = null;
   if (f === "banner") bringIntoView($("verdict"));
   else if (f === "explore") bringIntoView(document.getElementById("explore-verdict"));
-  else if (f === "goal") bringIntoView($("lesson"), "nearest");
+  else if (f === "lesson-check") bringIntoView(document.querySelector('[data-key="lesson-check"]'));
+  else if (f === "explain") bringIntoView(document.getElementById("explain"), "center");
   else if (f === "lesson") bringIntoView($("goal-bar"), "start");
 }
 
