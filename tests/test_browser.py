@@ -713,3 +713,101 @@ def test_desktop_identifiers_never_break_mid_word(page: Page):
     load(page, RACE)
     step(page, *RACE_STEPS)
     assert page.evaluate(NO_MIDWORD, "#timeline, #code, #state, #controls, #verdict") == []
+
+
+# ---- issue 17: lessons ------------------------------------------------------------------------------
+def goal(page: Page):
+    return page.locator("#goal-bar")
+
+
+def test_a_lesson_walked_end_to_end_by_dragging(screen: Page):
+    page = screen
+    page.goto("/")
+    page.get_by_role("tab", name=re.compile("^Lessons")).click()
+    page.get_by_role("button", name=re.compile("^Lesson 8: The three-CPU snapshot")).click()
+    expect(goal(page)).to_contain_text("Lesson 8 of 10 — goal: Reach the thread's diagram")
+    expect(page).to_have_url(re.compile("#lesson=three-cpu-snapshot$"))
+    step(page, "CPU0", "CPU0", "CPU1", "CPU2")  # the snapshot first: page_pinned() sees the pin
+    expect(goal(page)).to_contain_text("This final state is not the bad outcome")
+    expect(goal(page)).not_to_contain_text("Goal met")
+    drag(page, 2, 0)  # CPU1's unpin above CPU0's snapshot: the thread's diagram
+    expect(page.locator("tbody tr[data-row='0'] button.op")).to_have_attribute("data-token", "1:0")
+    expect(goal(page)).to_contain_text("✓ Goal met: this final state is the bad outcome under sc")
+    expect(goal(page)).to_be_in_viewport()  # the goal stayed in view through the drag
+    expect(page.locator("#goal-announce")).to_have_text(re.compile("^Goal met: The three-CPU snapshot"))
+    expect(page.get_by_role("region", name="✓ Goal met — the thread's argument")).to_contain_text(
+        "the refcount snap-shot does not include the second GUP")
+    # progress is kept in this browser
+    assert "three-cpu-snapshot" in page.evaluate("localStorage.getItem('pinrace.lessons.done')")
+    expect(page.get_by_role("tab", name=re.compile("^Lessons"))).to_have_text("Lessons (1/10)")
+    page.get_by_role("button", name="Next lesson: The page-lock scheme").click()
+    expect(goal(page)).to_contain_text("Lesson 9 of 10")
+    expect(page).to_have_url(re.compile("#lesson=page-lock$"))
+    page.reload()
+    expect(goal(page)).to_contain_text("Lesson 9 of 10")  # the link opens the lesson
+    expect(page.get_by_role("button", name=re.compile(r"^Lesson 8: .*\(done\)$"))).to_be_visible()
+
+
+def test_a_lesson_walked_end_to_end_by_editing_the_code(screen: Page):
+    page = screen
+    page.goto("/#lesson=barrier-fix")
+    expect(goal(page)).to_contain_text("Lesson 7 of 10 — goal: Edit CPU0's code")
+    expect(page.get_by_role("radio", name=re.compile("^lkmm"))).to_be_checked()
+    source = page.get_by_label("Protocol source (LKMM litmus format)")
+    page.get_by_role("button", name="Edit or paste a protocol").click()
+    original = source.input_value()
+    assert "smp_wmb();" in original
+    # a wrong fix first: smp_rmb() orders loads only
+    load_source(page, original.replace("smp_wmb();", "smp_rmb();"))
+    check = page.get_by_role("button", name="Run the exhaustive check under lkmm")
+    expect(check).to_be_focused()
+    check.click()
+    expect(goal(page)).to_contain_text("Still reachable under lkmm (Sometimes)")
+    # then the thread's fix
+    load_source(page, original.replace("smp_wmb();", "smp_mb__after_atomic();"))
+    expect(check).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(goal(page)).to_contain_text("✓ Goal met: with your change the bad outcome is Never under lkmm")
+    expect(page.locator("#goal-announce")).to_contain_text("Goal met: Fixing it with smp_mb__after_atomic()")
+    expect(page.locator("#lesson")).to_contain_text("upgrades the unordered atomic_add() to a full barrier")
+
+
+def tab_to(page: Page, selector: str, limit: int = 80) -> None:
+    """Press Tab until the focused element matches `selector` (keyboard only)."""
+    for _ in range(limit):
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_lessons_with_the_keyboard_only_hints_one_at_a_time(page: Page):
+    page.goto("/")
+    ready(page)
+    tab_to(page, "[role=tab][aria-selected=true]")
+    page.keyboard.press("ArrowRight")  # to the Lessons tab
+    expect(page.get_by_role("tab", name=re.compile("^Lessons"))).to_have_attribute("aria-selected", "true")
+    tab_to(page, '[data-key="lesson-refcount-bias"]')
+    page.keyboard.press("Enter")
+    expect(goal(page)).to_contain_text("Lesson 1 of 10")
+    expect(goal(page)).to_be_focused()  # the goal is read first
+    hints = page.get_by_role("list", name="Hints")
+    tab_to(page, '[data-key="hint"]')
+    expect(page.locator('[data-key="hint"]')).to_have_text("Show a hint (1 of 3)")
+    page.keyboard.press("Enter")
+    expect(hints.locator("li")).to_have_count(1)
+    expect(hints).to_contain_text("pins × 1024 + references")
+    expect(page.locator('[data-key="hint"]')).to_have_text("Show a hint (2 of 3)")
+    # the solution, stepping with Enter: CPU0 pins, then CPU1's page_pinned() reads
+    tab_to(page, '[data-key^="step-0:"]')
+    for n in range(1, 4):
+        page.keyboard.press("Enter")
+        expect(page.locator('[data-value="position"]')).to_have_text(f"at step {n} of {n}")
+    expect(goal(page)).to_contain_text("✓ Goal met: the run ends with 1:r0=1 under sc")
+    tab_to(page, '[data-key="lesson-next"]')
+    page.keyboard.press("Enter")
+    expect(goal(page)).to_contain_text("Lesson 2 of 10")
+    expect(page.get_by_role("list", name="Hints")).to_have_count(0)  # hints start over
+    tab_to(page, '[data-key="lesson-leave"]')
+    page.keyboard.press("Enter")
+    expect(goal(page)).to_be_hidden()
