@@ -305,3 +305,4 @@ def test_rest_lists_the_lessons_and_judges_a_run_and_a_check(client):
     assert r["met"] is True and r["step"] == 0
     bad = client.post("/api/lesson-check", json={"lesson": "nope"})
     assert bad.status_code == 404 and bad.json()["error"]["code"] == "unknown-lesson"
+

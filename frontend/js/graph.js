@@ -7,14 +7,14 @@
 import { h } from "./dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const W = 164;     // node width
+const W = 136;     // node width
 const NH = 40;     // node height
-const GX = 60;     // gap between columns
+const GX = 46;     // gap between columns
 const GY = 30;     // gap between rows
 const TOP = 8;
-const IW = 132;    // an initial write's box
+const IW = 128;    // an initial write's box
 const IH = 34;
-const LEFT = 46;   // room for the arcs drawn left of the first column
+const LEFT = 36;   // room for the arcs drawn left of the first column
 let uid = 0;
 
 function el(tag, attrs = {}, text = null, parent = null) {
@@ -29,7 +29,7 @@ function el(tag, attrs = {}, text = null, parent = null) {
  * the events that read it or follow it (so few edges cross a box). */
 function layout(g) {
   const ncol = Math.max(1, g.cpus.length);
-  const width = LEFT + ncol * (W + GX) - GX + 70;
+  const width = LEFT + ncol * (W + GX) - GX + 56;
   const inits = g.nodes.filter((n) => n.cpu === null || n.cpu === undefined);
   const perRow = Math.max(1, Math.floor((width - 40 + 10) / (IW + 10)));
   const bandRows = inits.length ? Math.ceil(inits.length / perRow) : 0;
@@ -97,7 +97,7 @@ function edgePath(a, b, e, k) {
 }
 
 const where = (n) => (n.cpu === null || n.cpu === undefined ? `initial value ${n.label}` :
-  `CPU${n.cpu}${n.line ? ` line ${n.line}` : ""} ${n.label}${n.ghost ? " (not run: the refused step)" : ""}`);
+  `CPU${n.cpu}${n.line ? ` line ${n.line}` : ""} ${n.label}${n.ghost ? " (not run yet)" : ""}`);
 
 /** The graph as a figure: the svg (role img) and its edges as a list (the text alternative). */
 export function drawGraph(g, { refused = false } = {}) {
@@ -112,6 +112,7 @@ export function drawGraph(g, { refused = false } = {}) {
     + `${plural(edges.length, "edge")} (${rels.join(", ") || "none yet"})${g.axiom ? `; the cycle breaks the ${g.axiom} axiom` : ""}`;
   const svg = el("svg", { viewBox: `0 0 ${width} ${Math.max(height, 60)}`, role: "img", class: "xgraph",
     "aria-labelledby": `${id}-title`, "aria-describedby": `${id}-edges`, width: "100%" });
+  svg.style.minWidth = `${Math.round(width * 0.8)}px`;  // never smaller than that: the panel scrolls instead
   el("title", { id: `${id}-title` }, name, svg);
   const defs = el("defs", {}, null, svg);
   for (const k of ["po", "rf", "co", "fr", "ppo", "cycle"]) {
@@ -139,17 +140,17 @@ export function drawGraph(g, { refused = false } = {}) {
     const gEl = el("g", { class: `node k-${(n.kind || "F").toLowerCase()}${n.ghost ? " ghost" : ""}${n.in_cycle ? " in-cycle" : ""}` }, null, svg);
     el("title", {}, where(n) + (n.text ? `: ${n.text}` : ""), gEl);
     el("rect", { x: p.x, y: p.y, width: p.w, height: p.h, rx: 5 }, null, gEl);
-    el("text", { x: p.x + 6, y: p.y + 15, class: "n1" }, clip(n.what || n.label, Math.floor(p.w / 7)), gEl);
-    el("text", { x: p.x + 6, y: p.y + p.h - 6, class: "n2" }, clip(`${n.value || ""}${n.line ? `  line ${n.line}` : ""}`, Math.floor(p.w / 7)), gEl);
+    el("text", { x: p.x + 5, y: p.y + 15, class: "n1" }, clip(n.what || n.label, Math.floor((p.w - 8) / 6.6)), gEl);
+    el("text", { x: p.x + 5, y: p.y + p.h - 6, class: "n2" }, clip(`${n.value || ""}${n.line ? `  line ${n.line}` : ""}`, Math.floor((p.w - 8) / 6.6)), gEl);
   }
   const list = h("ul", { id: `${id}-edges`, class: "edge-list" }, edges.map((e) => h("li", { class: e.cycle ? "in-cycle" : null },
     `${where(nodes.get(e.from))} —${e.rel}→ ${where(nodes.get(e.to))}${e.cycle ? " (in the cycle)" : ""}${e.text ? ` — ${e.text}` : ""}`)));
   return h("figure", { class: `xgraph-fig${refused ? " refused" : ""}` },
     h("figcaption", {}, refused
       ? h("strong", {}, `The refused step would close the cycle drawn in red${g.axiom ? ` (axiom ${g.axiom})` : ""}`)
-      : "Execution graph (lkmm): the events run so far; edges po, rf, co, fr and the ppo/fence rules that order them"),
+      : "The events run so far, by CPU; edges po, rf, co, fr and the ppo/fence rules that order them."),
     svg,
-    h("details", { class: "edge-details" }, h("summary", {}, `The ${edges.length} edges as text`), list));
+    h("details", { class: "edge-details" }, h("summary", {}, `The ${plural(edges.length, "edge")} as text`), list));
 }
 
 const clip = (s, n) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);

@@ -246,7 +246,7 @@ const picker = mountPicker($("picker"), actions);
 const editor = mountEditor($("editor"), actions);
 const lesson = mountLesson($("goal-bar"), $("lesson"), actions);
 const views = [picker, editor, lesson, mountControls($("controls"), actions), mountVerdict($("verdict")),
-  mountTimeline($("timeline"), actions), mountCodeView($("code")), mountStatePanel($("state")),
+  mountTimeline($("timeline"), actions, $("graph")), mountCodeView($("code"), actions), mountStatePanel($("state")),
   mountExplore($("explore"), actions), mountShare($("share"), actions)];
 
 /** Bring a result into view and give it the focus (focus never scrolls by itself: the

@@ -3,18 +3,21 @@
 // `track`: _refcount as pins × bias + refs, PG_locked, PG_writeback, what page_pinned() and
 // the flag tests returned, each change since the step before marked).  Drag an operation to
 // another row, or select it and move it up or down with the keyboard; the server re-validates
-// every move.  Under lkmm the execution graph sits beside it.
-import { h, fill, changedSince, codeText } from "./dom.js";
+// every move.  Under lkmm it also draws the execution graph, in its own panel beside it.
+import { h, fill, changedSince, codeText, collapsible } from "./dom.js";
 import { choiceOf } from "./controls.js";
 import { drawGraph } from "./graph.js";
 
-export function mountTimeline(root, actions) {
+export function mountTimeline(root, actions, graphPanel) {
   const wrap = h("div", { class: "timeline-wrap" });
   const graph = h("div", { class: "graph-wrap", id: "execution-graph" });
   const tools = h("div", { class: "timeline-tools row", role: "group", "aria-label": "Move the selected operation" });
   fill(root, h("h2", { id: "timeline-h" }, "Timeline"),
     h("p", { class: "hint", id: "timeline-hint" }, "Drag an operation to another row to change the interleaving, or select it and use Move up / Move down (Alt+Up / Alt+Down)."),
-    h("div", { class: "timeline-grid" }, wrap, graph), tools);
+    wrap, tools);
+  // the execution graph has a panel of its own beside the timeline (after the page state on a phone)
+  const gp = collapsible(graphPanel, { id: "graph", title: "Execution graph (lkmm)" });
+  fill(gp.body, graph);
   let last = null;
   const changed = changedSince();
   const drag = { from: null, x: 0, y: 0, active: false, over: null, suppressClick: false };
@@ -69,7 +72,8 @@ export function mountTimeline(root, actions) {
       const refusedGraph = st.refusal && st.refusal.error && st.refusal.error.why && st.refusal.error.why.graph;
       const g = refusedGraph || (cur && st.stepping ? cur.graph : null);
       fill(graph, g ? drawGraph(g, { refused: Boolean(refusedGraph) }) : null);
-      root.classList.toggle("has-graph", Boolean(g));
+      graphPanel.hidden = !g;
+      if (refusedGraph) gp.open();  // a refusal's cycle is never folded away
       if (!sc || !cur || !st.stepping) { fill(wrap, h("p", {}, sc ? "No run to show under this model." : "No scenario loaded.")); fill(tools); return; }
       last = cur;
       const cpus = sc.cpus;

@@ -32,7 +32,7 @@ export function mountVerdict(root) {
 function refusalView(r) {
   if (!r) return null;
   const e = r.error || {};
-  const title = r.request === "move" ? "Move refused" : r.request ? `${r.request} refused` : "Error";
+  const title = r.request === "move" ? "Move refused" : r.request === "step" ? "Step refused" : r.request ? `${r.request} refused` : "Error";
   const why = e.why || {};
   return [
     h("p", {}, h("strong", {}, `${title}: `), codeText(e.message || e.code),
