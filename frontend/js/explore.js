@@ -2,7 +2,7 @@
 // candidate executions it has judged, and what it is doing before the first), then the
 // distinct final outcomes and the counterexamples; loading one replays its schedule in the
 // session.  Results computed under another model than the current one say so.
-import { h, fill, collapsible } from "./dom.js";
+import { h, fill, collapsible, changedSince } from "./dom.js";
 
 export function mountExplore(root, actions) {
   const panel = collapsible(root, { id: "explore", title: "Explore" });
@@ -10,9 +10,12 @@ export function mountExplore(root, actions) {
   const prog = h("div", { class: "progress-wrap" });
   const out = h("div", { class: "explore-result" });
   fill(panel.body, head, prog, out);
+  const changed = changedSince();
   return {
     render(st) {
       const x = st.explore;
+      // redraw only what changed: a rebuilt result would take the focus away from its verdict
+      if (!changed(st.scenario, st.model, x.running, x.progress, x.result)) return;
       fill(head,
         h("button", { type: "button", disabled: !st.scenario || x.running, dataset: { key: "explore" }, onclick: () => actions.explore() },
           `Explore all interleavings (${st.model})`),
@@ -52,7 +55,7 @@ function result(x, st, actions) {
   return [
     stale ? h("p", { class: "stale", "data-value": "explore-stale" }, h("strong", {}, `These results are for ${x.model}; `),
       `the model is now ${st.model}. Loading one switches back to ${x.model}; explore again for ${st.model}.`) : null,
-    h("p", { class: "explore-verdict", id: "explore-verdict", tabindex: "-1", "data-value": "explore-verdict" },
+    h("p", { class: "explore-verdict", id: "explore-verdict", tabindex: "-1", "data-value": "explore-verdict", dataset: { key: "explore-verdict" } },
       h("strong", {}, `${x.model}: `), `${r.observation} — verdict ${r.verdict}`,
       r.incomplete ? ` (incomplete: ${r.incomplete})` : "", ` — ${r.positive} satisfying, ${r.negative} not`),
     h("h3", {}, "Counterexamples"),
@@ -60,7 +63,8 @@ function result(x, st, actions) {
       h("p", {}, values(c.values)),
       h("button", { type: "button", dataset: { key: `cex-${i}` }, "aria-label": `Load counterexample ${i + 1}`,
         onclick: () => actions.loadResult(c.schedule, x.model) }, `Load counterexample ${i + 1}`),
-      c.diagram ? h("details", { class: "diagram-box" }, h("summary", {}, "Its diagram, as text (the thread's style)"),
+      c.diagram ? h("details", { class: "diagram-box", ontoggle: (e) => fitDiagram(e.currentTarget.querySelector("pre")) },
+        h("summary", {}, "Its diagram, as text (the thread's style)"),
         h("pre", { class: "diagram", tabindex: "0", "aria-label": `Counterexample ${i + 1} as a diagram` }, c.diagram)) : null))) :
       h("p", {}, r.incomplete ? "None found before the search stopped." : "None: the bad outcome was not reached."),
     h("h3", {}, "Distinct final outcomes"),
@@ -70,4 +74,15 @@ function result(x, st, actions) {
       h("button", { type: "button", dataset: { key: `outcome-${i}` }, "aria-label": `Load outcome ${i + 1}: ${values(s.values)}`,
         onclick: () => actions.loadResult(s.schedule, x.model) }, "Load")))),
   ];
+}
+
+/** Size a diagram's font so its longest line fits the panel (no CPU column cut off), down to
+ * 7.5 px; below that the box scrolls sideways rather than the text becoming unreadable. */
+function fitDiagram(pre) {
+  if (!pre || !pre.clientWidth) return;
+  // CSSOM, not a style attribute: allowed by a strict CSP
+  for (let px = 12; px >= 7.5; px -= 0.25) {
+    pre.style.fontSize = `${px}px`;
+    if (pre.scrollWidth <= pre.clientWidth) return;
+  }
 }

@@ -46,7 +46,7 @@ export function mountLesson(bar, root, actions) {
             `Show a hint (${st.hints + 1} of ${l.hints.length})`) : h("span", { class: "muted" }, l.hints.length ? "No more hints." : ""),
           h("button", { type: "button", dataset: { key: "lesson-restart" }, onclick: () => actions.startLesson(l.name) }, "Restart the lesson"),
           h("button", { type: "button", dataset: { key: "lesson-leave" }, onclick: actions.leaveLesson }, "Leave the lesson")),
-        met ? h("section", { class: "explain", id: "explain", tabindex: "-1", "aria-labelledby": "explain-h" },
+        met ? h("section", { class: "explain", id: "explain", tabindex: "-1", "aria-labelledby": "explain-h", dataset: { key: "explain" } },
           h("h3", { id: "explain-h" }, "✓ Goal met — the thread's argument"),
           h("p", {}, g.explain || l.explain),
           l.source ? h("p", { class: "muted" }, l.source) : null,
