@@ -32,13 +32,14 @@ export function mountEditor(root, actions) {
     /** Put the text cursor at the error, so a keyboard user lands on it. */
     focusError(e) {
       panel.open();
-      if (!e || !e.line) { area.focus(); return; }
+      if (!e || !e.line) { area.focus(); err.scrollIntoView({ block: "nearest" }); return; }
       const lines = area.value.split("\n");
       let off = 0;
       for (let i = 0; i < e.line - 1 && i < lines.length; i++) off += lines[i].length + 1;
       off += Math.max(0, (e.column || 1) - 1);
       area.focus();
       area.setSelectionRange(off, off);
+      err.scrollIntoView({ block: "nearest" });  // the message under the editor, whole
     },
   };
 }
