@@ -145,3 +145,13 @@ def test_lkmm_progress_says_its_phase_and_counts_candidates_as_they_go():
     assert judged and judged == sorted(judged) and judged[-1] == out["result"]["statistics"]["explored"]
     assert len(set(judged)) > 1  # counted as they go, not only at the end
     assert ch.latest["phase"] == "counterexamples"
+
+
+def test_a_call_around_a_step_that_ran_ahead_has_not_returned():
+    s = Session()
+    s.load("bias-barrier-posted", "lkmm")
+    s.step(cpu=1)  # writeback sets PG_writeback
+    (st,) = s.step(token="0:3:rf=1.1")  # GUP's test_bit() ahead of its atomic_add(), reading it
+    track = st["timeline"][-1]["track"]
+    assert track["value"] == 2 and track["returns"] == []  # PageWriteback() finishes in program order
+    assert st["view"]["last"]["returns"] == []

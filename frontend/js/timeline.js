@@ -139,6 +139,9 @@ function track(tk, sc) {
   for (const r of tk.returns) {
     items.push(h("span", { class: "tk ret", dataset: { tk: `returned-${r.call}` } }, h("span", { class: "tk-k" }, codeText(r.call)), " returned ", h("strong", {}, String(r.value))));
   }
+  if (!tk.returns.length && tk.value !== null && tk.value !== undefined) {
+    items.push(h("span", { class: "tk ret", dataset: { tk: "got" } }, h("span", { class: "tk-k" }, "got "), h("strong", {}, String(tk.value))));
+  }
   for (const m of tk.memory) items.push(h("span", { class: "tk changed" }, h("span", { class: "tk-k" }, `${m.location} `), `${m.before} → ${m.value}`, mark(true)));
   const anyChange = tk.returns.length || tk.memory.length || tk.pages.some((p) => p.changed.length);
   if (!anyChange) items.push(h("span", { class: "tk-none" }, sc.cpus.length && tk.pages.length ? "page unchanged" : "no change"));
