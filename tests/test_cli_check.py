@@ -30,9 +30,9 @@ def test_check_reachable_prints_verdict_states_and_annotated_counterexample(caps
     assert "under sc: Sometimes" in out and "* 0:r0=0; [page._refcount]=1026;" in out
     assert f"pinrace replay {FN} --model sc --schedule '1:0 0:1 0:2 2:0'" in out
     # the page state after each step of the interleaving
-    assert "page: _refcount=2 (0x1024+2) _mapcount=0 flags=0x0 []" in out
+    assert "page: _refcount=2 (0 pins × 1024 + 2 refs) _mapcount=0 flags=0x0 []" in out
     assert "returns page_pinned(page)=0" in out
-    assert "page: _refcount=1026 (1x1024+2)" in out
+    assert "page: _refcount=1026 (1 pin × 1024 + 2 refs)" in out
 
 
 def test_check_unreachable_exits_0_and_tso_shows_buffers(capsys):
@@ -81,13 +81,37 @@ def test_replay_of_the_thread_counterexample_shows_every_state(capsys):
     assert rc == 0
     blocks = out.split("\nstep ")
     assert len(blocks) == 5 and blocks[0].startswith("initial state")
-    assert "page: _refcount=1026 = 1 pins x 1024 + 2 refs; _mapcount=0 (mapcount 1); flags=0x0 []" in blocks[0]
-    assert blocks[1].startswith("1 (1:0): CPU1") and "_refcount=2 = 0 pins x 1024 + 2 refs" in blocks[1]
+    assert "page: _refcount=1026 = 1 pin × 1024 + 2 refs; _mapcount=0 (mapcount 1); flags=0x0 []" in blocks[0]
+    assert blocks[1].startswith("1 (1:0): CPU1") and "_refcount=2 = 0 pins × 1024 + 2 refs" in blocks[1]
     assert "atomic_read(&page->_refcount) -> 2" in blocks[2]
     assert "atomic_read(&page->_mapcount) -> 0; page_pinned(page) returned 0" in blocks[3]
     assert "CPU0: r0=0; done" in blocks[3]
-    assert "_refcount=1026 = 1 pins x 1024 + 2 refs" in blocks[4]
-    assert out.rstrip().endswith("status: done")
+    assert "_refcount=1026 = 1 pin × 1024 + 2 refs" in blocks[4]
+    assert "CPU0: r0=—; next: atomic_read(&page->_refcount)" in blocks[1]  # not written yet
+    # the last line is the verdict: whether the condition holds and whether that is the bad outcome
+    assert out.rstrip().endswith("status: done\nverdict: the bad outcome is reached: "
+                                 "exists (0:r0=0 /\\ [page._refcount]=1026) holds in this final state")
+
+
+def test_replay_of_an_unfinished_run_says_so_last(capsys):
+    rc, out, _ = _run(capsys, "replay", FN, "--schedule", "1:0")
+    assert rc == 0
+    assert out.rstrip().endswith("verdict: not final yet: the condition is judged when every CPU is done")
+
+
+def test_a_test_without_a_condition_is_forall_true_as_in_herd7(capsys, tmp_path):
+    f = tmp_path / "nocond.litmus"
+    f.write_text("C nocond\n{}\nP0(int *x) {\n\tWRITE_ONCE(*x, 1);\n}\n")
+    rc, out, _ = _run(capsys, "litmus", str(f))
+    assert "Condition forall (true)" in out and "Observation nocond Always 1 0" in out
+
+
+def test_text_that_is_not_a_litmus_test_says_so_in_words(capsys, tmp_path):
+    f = tmp_path / "hello.litmus"
+    f.write_text("hello\nworld\n")
+    rc, _, err = _run(capsys, "check", str(f))
+    assert rc == 2 and "this is not a litmus test: a litmus test starts with `C name`" in err
+    assert "expected one of: c" not in err
 
 
 def test_replay_json_has_values_returns_and_tso_buffers(capsys):

@@ -1,7 +1,7 @@
 // Run controls: the memory model, the enabled transitions to step, undo/redo, jump and reset.
-import { h, fill, changedSince } from "./dom.js";
+import { h, fill, changedSince, collapsible, codeText } from "./dom.js";
 
-const MODELS = [["sc", "sc (sequential consistency)"], ["tso", "tso (x86-TSO)"], ["lkmm", "lkmm (Linux-kernel memory model)"]];
+const MODELS = [["sc", "(sequential consistency)"], ["tso", "(x86-TSO)"], ["lkmm", "(Linux-kernel memory model)"]];
 
 export function mountControls(root, actions) {
   const models = h("fieldset", { class: "models" });
@@ -9,13 +9,14 @@ export function mountControls(root, actions) {
   const history = h("div", { class: "history row", role: "group", "aria-label": "History" });
   const note = h("p", { class: "model-note", role: "status" });
   const changed = changedSince();
-  fill(root, h("h2", { id: "controls-h" }, "Run"), models, note, steps, history);
+  const panel = collapsible(root, { id: "controls", title: "Run" });
+  fill(panel.body, models, note, steps, history);
   return {
     render(st) {
       if (!changed(st.current, st.scenario, st.stepping, st.model, st.modelNote, st.notice)) return;
       fill(models, h("legend", {}, "Memory model"), MODELS.map(([m, label]) => h("label", { class: "radio" },
         h("input", { type: "radio", name: "model", value: m, checked: st.model === m, disabled: !st.scenario,
-          dataset: { key: `model-${m}` }, onchange: () => actions.setModel(m) }), ` ${label}`)));
+          dataset: { key: `model-${m}` }, onchange: () => actions.setModel(m) }), ` ${m}`, h("span", { class: "long" }, ` ${label}`))));
       fill(note, modelNote(st));
       const cur = st.current;
       if (!st.scenario || !cur || !st.stepping) {
@@ -32,7 +33,7 @@ export function mountControls(root, actions) {
           return h("li", {}, h("button", { type: "button", class: `cpu-${t.cpu % 4}`, dataset: { key: `step-${t.token}` },
             "aria-label": `Step CPU${t.cpu}: ${t.label}${choice ? ` [${choice}]` : ""}${rule ? ` (${t.reason.text || rule})` : ""}`,
             onclick: () => actions.step(t.token) },
-          h("span", { class: "cpu-tag" }, `CPU${t.cpu}`), ` ${t.label}`, choice ? h("span", { class: "choice" }, ` [${choice}]`) : null,
+          h("span", { class: "cpu-tag" }, `CPU${t.cpu}`), " ", codeText(t.label), choice ? h("span", { class: "choice" }, ` [${choice}]`) : null,
           rule ? h("span", { class: "op-rule" }, `⚠ ${rule}`) : null));
         })) :
         h("p", {}, `No CPU can step: ${cur.verdict.summary}`));

@@ -1,7 +1,7 @@
 // Share: the address bar always holds the current scenario and schedule (#s=...), made by
 // the server (POST /api/share); copy the link, export an email (diagram + block), import
 // a pasted link, email block or diagram.
-import { h, fill } from "./dom.js";
+import { h, fill, collapsible } from "./dom.js";
 import { postJSON } from "./api.js";
 
 export function mountShare(root, actions) {
@@ -11,7 +11,8 @@ export function mountShare(root, actions) {
   const emailBox = h("div", { class: "email-box", hidden: true }, h("label", { for: "email-text" }, "Email text (diagram and scenario block)"), email,
     h("button", { type: "button", dataset: { key: "copy-email" }, onclick: () => copy(email.value, "email text copied") }, "Copy email text"));
   const paste = h("textarea", { id: "import-text", rows: "5", spellcheck: "false", placeholder: "a #s= link, a PINRACE SCENARIO block or a CPU0 | CPU1 diagram" });
-  fill(root, h("h2", { id: "share-h" }, "Share"),
+  const panel = collapsible(root, { id: "share", title: "Share" });
+  fill(panel.body,
     h("div", { class: "row" }, link,
       h("button", { type: "button", dataset: { key: "copy-link" }, onclick: () => copy(link.value, "link copied") }, "Copy link"),
       h("button", { type: "button", dataset: { key: "email" }, onclick: actions.emailExport }, "Email export")),
@@ -32,6 +33,7 @@ export function mountShare(root, actions) {
   }
   return {
     render(st) {
+      if (st.share.status && !panel.isOpen()) panel.open();  // an import's answer is never hidden
       link.value = st.share.url;
       const c = st.share.carries;
       fill(root.querySelector('[data-value="link-carries"]'),

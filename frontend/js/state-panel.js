@@ -1,58 +1,65 @@
 // State panel: every value of the current state as labelled text (pages, registers, memory,
-// store buffers), marking what changed since the previously shown state.
-import { h, fill, pair, changedSince } from "./dom.js";
+// store buffers), marking what changed in the step that led here (the server's `changed`:
+// always against the previous step of the run, wherever the user jumped from).
+import { h, fill, pair, changedSince, collapsible } from "./dom.js";
+
+const UNWRITTEN = "—";
 
 export function mountStatePanel(root) {
+  const panel = collapsible(root, { id: "state", title: "Page state" });
   const body = h("div", { class: "state-body" });
   const changed = changedSince();
-  fill(root, h("h2", { id: "state-h" }, "Page state"), body);
+  fill(panel.body, body);
   return {
     render(st) {
-      if (!changed(st.current, st.scenario, st.stepping, st.previousView)) return;
+      if (!changed(st.current, st.scenario, st.stepping)) return;
       const cur = st.current;
       if (!cur || !st.stepping) { fill(body, h("p", {}, st.scenario ? "No state to show under this model." : "No scenario loaded.")); return; }
       const v = cur.view;
-      const pv = st.previousView;
+      const ch = new Set(cur.changed || []);
       const calls = registerCalls(st.scenario);
+      const unwrittenObs = new Set(cur.verdict.unwritten || []);
       fill(body,
-        v.pages.map((p) => page(p, pv && pv.pages.find((q) => q.name === p.name))),
+        h("p", { class: "muted" }, cur.position ? `After step ${cur.position}; marked: what step ${cur.position} changed.` : "The initial state."),
+        v.pages.map((p) => page(p, ch)),
         h("section", { class: "regs", "aria-label": "Registers" }, h("h3", {}, "Registers"),
           v.cpus.map((c) => {
             const regs = Object.entries(c.registers);
-            const before = pv ? pv.cpus[c.cpu] : null;
+            const unwritten = new Set(c.unwritten || []);
             return h("div", { class: `cpu-regs cpu-${c.cpu % 4}` }, h("h4", {}, `CPU${c.cpu}`),
               regs.length ? h("dl", {}, regs.map(([r, val]) => pair(
-                calls.get(`${c.cpu}:${r}`) ? `${r} (${calls.get(`${c.cpu}:${r}`)})` : r, val,
-                before && before.registers[r] !== val, `${c.cpu}:${r}`))) : h("p", { class: "muted" }, "no registers"));
+                calls.get(`${c.cpu}:${r}`) ? `${r} (${calls.get(`${c.cpu}:${r}`)})` : r,
+                unwritten.has(r) ? `${UNWRITTEN} (not written yet)` : val, ch.has(`${c.cpu}:${r}`), `${c.cpu}:${r}`))) :
+                h("p", { class: "muted" }, "no registers"));
           })),
         Object.keys(v.memory).length ? h("section", { "aria-label": "Memory" }, h("h3", {}, "Memory"),
-          h("dl", {}, Object.entries(v.memory).map(([k, val]) => pair(k, val, pv && pv.memory[k] !== val, `mem-${k}`)))) : null,
+          h("dl", {}, Object.entries(v.memory).map(([k, val]) => pair(k, val, ch.has(k), `mem-${k}`)))) : null,
         v.buffers ? h("section", { "aria-label": "Store buffers" }, h("h3", {}, "Store buffers (tso)"),
           h("dl", {}, v.buffers.map((b, i) => pair(`CPU${i} store buffer`, b.length ? b.map((e) => `${e.location}=${e.value}`).join(", ") : "empty",
-            pv && pv.buffers && JSON.stringify(pv.buffers[i]) !== JSON.stringify(b), `buffer-${i}`)))) : null,
+            ch.has(`buffer:${i}`), `buffer-${i}`)))) : null,
         readable(v),
         h("section", { "aria-label": "Observed values" }, h("h3", {}, "Observed values (the condition's)"),
           h("p", { class: "condition" }, h("span", { class: "label" }, "Condition: "), h("code", {}, cur.verdict.condition)),
-          h("dl", {}, Object.entries(cur.verdict.values).map(([k, val]) => pair(k, val, false, `obs-${k}`)))));
+          h("dl", {}, Object.entries(cur.verdict.values).map(([k, val]) => pair(k,
+            unwrittenObs.has(k) ? `${UNWRITTEN} (not written yet)` : val, false, `obs-${k}`)))));
     },
   };
 }
 
-function page(p, q) {
-  const ch = (k) => Boolean(q) && q[k] !== p[k];
+function page(p, ch) {
+  const c = (k) => ch.has(`${p.name}.${k}`);
   return h("section", { class: "page", "aria-label": `struct page ${p.name}` },
     h("h3", {}, `struct page ${p.name}`),
     h("dl", {},
-      pair("_refcount", p.refcount, ch("refcount"), `${p.name}-refcount`),
-      pair("_refcount split", `${p.pins} pin(s) × ${p.bias} + ${p.references} reference(s)`, ch("pins") || ch("references"), `${p.name}-split`),
-      pair("in the bias check's false-positive zone", p.false_positive_zone ? "yes" : "no", ch("false_positive_zone"), `${p.name}-zone`),
-      pair("_mapcount", `${p.mapcount_raw} (page_mapcount = ${p.mapcount})`, ch("mapcount_raw"), `${p.name}-mapcount`),
-      p.pincount ? pair("_pincount", p.pincount, ch("pincount"), `${p.name}-pincount`) : null),
+      pair("_refcount", p.refcount, c("_refcount"), `${p.name}-refcount`),
+      pair("_refcount split", p.split, c("_refcount"), `${p.name}-split`),
+      pair("in the bias check's false-positive zone", p.false_positive_zone ? "yes" : "no", c("_refcount"), `${p.name}-zone`),
+      pair("_mapcount", `${p.mapcount_raw} (page_mapcount = ${p.mapcount})`, c("_mapcount"), `${p.name}-mapcount`),
+      p.pincount ? pair("_pincount", p.pincount, c("_pincount"), `${p.name}-pincount`) : null),
     bar(p),
     h("h4", {}, "flags"),
     h("ul", { class: "flags", "aria-label": `${p.name} flags` }, p.flags.map((f) => {
-      const was = q && q.flags.find((g) => g.name === f.name);
-      const changed = was && was.set !== f.set;
+      const changed = c(f.name);
       return h("li", { class: `${f.set ? "on" : "off"}${changed ? " changed" : ""}`, dataset: { value: `${p.name}-${f.name}` } },
         `${f.name}: ${f.set ? "on" : "off"}`, changed ? h("span", { class: "changed-mark" }, " (changed)") : null);
     })));
@@ -60,8 +67,8 @@ function page(p, q) {
 
 // A picture of the split, redundant with the text above it (hidden from screen readers).
 function bar(p) {
-  const total = Math.max(1, p.pins * p.bias + p.references);
-  const pinPct = (100 * p.pins * p.bias) / total;
+  const total = Math.max(1, p.refcount);
+  const pinPct = Math.max(0, Math.min(100, (100 * (p.refcount - p.references)) / total));
   const pins = h("span", { class: "refbar-pins" });
   pins.style.width = `${pinPct.toFixed(1)}%`;  // CSSOM, not a style attribute: allowed by a strict CSP
   return h("div", { class: `refbar${p.false_positive_zone ? " zone" : ""}`, "aria-hidden": "true" },

@@ -27,9 +27,18 @@ export class Session {
 
   receive(msg) {
     this.onMessage(msg);
+    // a message the server dropped (rate-limited) is answered without `re`: messages are handled
+    // in order, so it is the oldest one still waiting; it ends with that error, not never
+    if (msg.type === "error" && (msg.re === null || msg.re === undefined) && this.waiting.size) {
+      const [id, w] = this.waiting.entries().next().value;
+      this.waiting.delete(id);
+      w.resolve(msg);
+      return;
+    }
     const w = this.waiting.get(msg.re);
     // a load or model switch ends with `model` when the model cannot step (no state follows)
-    if (w && (ENDS.has(msg.type) || (msg.type === "model" && !msg.stepping))) {
+    // ... and stopping a lesson with `lesson` (no scenario follows)
+    if (w && (ENDS.has(msg.type) || (msg.type === "model" && !msg.stepping) || (msg.type === "lesson" && !msg.lesson))) {
       this.waiting.delete(msg.re);
       w.resolve(msg);
     }

@@ -99,7 +99,7 @@ def _page_line(machine, state, t=None) -> str:
     v = describe(machine, state, t)
     parts = []
     for p in v["pages"]:
-        parts.append(f"{p['name']}: _refcount={p['refcount']} ({p['pins']}x{p['bias']}+{p['references']}) "
+        parts.append(f"{p['name']}: _refcount={p['refcount']} ({p['split']}) "
                      f"_mapcount={p['mapcount_raw']} flags={flags_text(p)}")
     last = v.get("last") or {}
     rets = [f"{r['call']}={r['value']}" for r in last.get("returns", [])]
@@ -289,7 +289,21 @@ def cmd_replay(args) -> int:
         for line in _state_lines(v):
             print("    " + line)
     print(f"status: {views[-1]['status']}")
+    print(_verdict_line(machine, states[-1]))
     return EXIT_SAFE
+
+
+def _verdict_line(machine, state) -> str:
+    """The last line of `pinrace replay`: whether the condition holds and whether that is the
+    bad outcome (the same verdict the browser's banner shows)."""
+    from .api.views import verdict
+
+    v = verdict(machine, state)
+    if v["final"] and v["satisfies"] is not None and not v["filtered"]:
+        said = "holds" if v["satisfies"] else "does not hold"
+        return (f"verdict: the bad outcome is {'reached' if v['bad'] else 'not reached'}: "
+                f"{v['condition']} {said} in this final state")
+    return f"verdict: {v['summary']}"
 
 
 def _state_lines(v: dict) -> list[str]:
@@ -298,13 +312,13 @@ def _state_lines(v: dict) -> list[str]:
     out = []
     for p in v["pages"]:
         fp = " (false-positive zone)" if p["false_positive_zone"] else ""
-        out.append(f"{p['name']}: _refcount={p['refcount']} = {p['pins']} pins x {p['bias']} + "
-                   f"{p['references']} refs{fp}; _mapcount={p['mapcount_raw']} (mapcount {p['mapcount']}); "
+        out.append(f"{p['name']}: _refcount={p['refcount']} = {p['split']}{fp}; "
+                   f"_mapcount={p['mapcount_raw']} (mapcount {p['mapcount']}); "
                    f"flags={flags_text(p)}" + (f"; _pincount={p['pincount']}" if p["pincount"] else ""))
     if v["memory"]:
         out.append("memory: " + " ".join(f"{k}={val}" for k, val in v["memory"].items()))
     for c in v["cpus"]:
-        regs = " ".join(f"{k}={val}" for k, val in c["registers"].items())
+        regs = " ".join(f"{k}={'—' if k in c.get('unwritten', ()) else val}" for k, val in c["registers"].items())
         nxt = f"next: {c['next']}" if c["next"] else c["status"]
         blk = f" (blocked: {c['blocked']})" if c["blocked"] else ""
         out.append(f"CPU{c['cpu']}: {regs or '-'}; {nxt}{blk}")

@@ -26,6 +26,10 @@ from .schemas import (
     DiffResponse,
     Health,
     HerdResult,
+    Lesson,
+    LessonCheckRequest,
+    LessonInfo,
+    LessonVerdict,
     LitmusRequest,
     Protocol,
     ProtocolSummary,
@@ -229,3 +233,66 @@ async def diff(req: DiffRequest, request: Request) -> DiffResponse:
     differ = any(r["only_old"] or r["only_new"] for r in results.values())
     return DiffResponse(old=old.label, new=new.label, differ=differ, results=results, errors=errors)
 
+
+
+# ---- lessons (docs/lessons.md) ------------------------------------------------------------
+
+
+@router.get("/lessons", response_model=list[LessonInfo], summary="The lessons, in course order")
+def lesson_list() -> list[LessonInfo]:
+    from ..lessons import lessons
+
+    ls = lessons()
+    return [LessonInfo(**x.to_dict(len(ls))) for x in ls]
+
+
+@router.get("/lessons/{name}", response_model=Lesson, responses=error_responses(404),
+            summary="One lesson with the scenario source it plays")
+def lesson_one(name: str) -> Lesson:
+    from ..lessons import find_lesson, lessons
+
+    x = find_lesson(name)  # LessonError -> 404
+    return Lesson(**x.to_dict(len(lessons())), text=x.text)
+
+
+def _lesson_run(x, req: LessonCheckRequest) -> dict:
+    from ..lessons import judge_run
+
+    text = req.source or x.text
+    model = req.model or x.goal.model or x.model
+    prog = compile_cached(text)
+    machine = stepper(model, prog)
+    steps = schedule_from_json(_schedule_data(req.schedule)) if req.schedule is not None else []
+    if len(steps) > MAX_RUN:
+        raise ApiError(413, {"code": "too-long", "message": f"a schedule has at most {MAX_RUN} steps"})
+    states, taken = replay(machine, steps)
+    from .views import timeline_entry
+
+    timeline = [dict(timeline_entry(machine, i, t, states[i + 1]), applied=True) for i, t in enumerate(taken)]
+    return judge_run(x, machine, states[-1], timeline, text, model)
+
+
+@router.post("/lesson-check", response_model=LessonVerdict, responses=error_responses(404, 413, 422, 429, 503),
+             summary="Judge a lesson's goal: on a run (schedule), or on the exhaustive check of a protocol")
+async def lesson_check(req: LessonCheckRequest, request: Request) -> LessonVerdict:
+    """Goals met by a run (bad-outcome, final-state, reorder) replay `schedule`; goals met by the
+    exhaustive check (unreachable, fix) run it under the goal's model on `source` (an edited
+    protocol) or the lesson's own scenario.  The server judges; `why` says what is missing."""
+    from ..lessons import CHECK_GOALS, find_lesson, judge_result
+
+    x = find_lesson(req.lesson)
+    text = req.source or x.text
+    if x.goal.kind not in CHECK_GOALS:
+        await _compile(request, text)
+        out = await asyncio.to_thread(_lesson_run, x, req)
+    else:
+        model = req.model or x.goal.model
+        await _compile(request, text)
+        runner = _runner(request)
+        runner.admit(client_key(request), 1)
+        job = runner.submit(work.run_check, text, model, req.budget.capped(), client=client_key(request))
+        res = await job.result()
+        if "error" in res:
+            raise ApiError(res.get("status", 422), res["error"])
+        out = await asyncio.to_thread(judge_result, x, model, res["result"], text)
+    return LessonVerdict(**out, explain=x.explain if out["met"] else None)

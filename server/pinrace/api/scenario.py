@@ -58,7 +58,9 @@ def resolve(scenario: str) -> Scenario:
         if any(b.name == s for b in builtins()):
             b = find(s)
             return Scenario(b.source, b.name, b.name)
-        find(s)  # raises LibraryError naming the built-ins
+        names = ", ".join(b.name for b in builtins())
+        raise LibraryError(f"'{s[:60]}' is neither a built-in protocol nor a litmus test: a litmus test starts "
+                           f"with `C name` on its first line (built-ins: {names})")
     return Scenario(scenario, litmus_name(scenario))
 
 

@@ -14,7 +14,8 @@ __all__ = [
     "BudgetIn", "ErrorBody", "ErrorResponse", "Health", "ScenarioInfo", "ProtocolSummary", "Protocol",
     "CheckRequest", "CheckResponse", "HerdResult", "ModelResult", "ReplayRequest", "ReplayResponse",
     "ReplayStep", "Verdict", "LitmusRequest", "DiffRequest", "DiffResponse", "DiffModelResult",
-    "ScheduleObject", "ScheduleStep", "SB_SOURCE",
+    "ScheduleObject", "ScheduleStep", "SB_SOURCE", "LessonInfo", "Lesson", "LessonGoal", "LessonCheckRequest",
+    "LessonVerdict",
 ]
 
 MAX_STATES = LIMITS.max_states  # server-side caps: a request may ask for less, never more
@@ -297,3 +298,56 @@ class DiffResponse(BaseModel):
     differ: bool = Field(description="some model allows a final state only one version allows")
     results: dict[str, DiffModelResult]
     errors: dict[str, ErrorBody] = Field(default_factory=dict)
+
+
+# ---- lessons --------------------------------------------------------------------------
+
+
+class LessonGoal(BaseModel):
+    kind: Literal["bad-outcome", "final-state", "unreachable", "reorder", "fix"]
+    model: str | None = Field(None, description="the model the goal is judged under (null: any)")
+    prop: str | None = Field(None, description="final-state: the proposition the final state must satisfy")
+    rule: str | None = Field(None, description="reorder: the kind of reordering (store→load, ...)")
+
+
+class LessonInfo(BaseModel):
+    name: str = Field(description="the lesson's name, as in `#lesson=NAME` links")
+    index: int = Field(description="its place in the course, from 1")
+    count: int | None = None
+    title: str
+    scenario: str = Field(description="the built-in protocol it plays, or the lesson's own name")
+    builtin: str | None
+    model: str = Field(description="the model it starts under")
+    goal: str = Field(description="what the learner must do, in words")
+    check: LessonGoal = Field(description="the goal the server checks")
+    hints: list[str] = Field(description="shown one at a time, in order")
+    explain: str = Field(description="the thread's argument, shown once the goal is met")
+    source: str = Field(description="where in the thread it comes from")
+
+
+class Lesson(LessonInfo):
+    text: str = Field(description="the scenario source the lesson plays")
+
+
+class LessonCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"lesson": "three-cpu-snapshot", "schedule": "1 0 0 2"},
+        {"lesson": "barrier-posted-never"}]})
+    lesson: str = Field(description="the lesson's name (GET /api/lessons)")
+    model: Model | None = Field(None, description="the model to play under (default: the goal's, else the lesson's)")
+    schedule: Schedule | None = Field(None, description="the run, for goals met by a run (bad-outcome, "
+                                                         "final-state, reorder)")
+    source: str | None = Field(None, min_length=1, max_length=MAX_SOURCE,
+                               description="an edited protocol (fix goals); default: the lesson's scenario")
+    budget: BudgetIn = Field(default_factory=BudgetIn)
+
+
+class LessonVerdict(BaseModel):
+    lesson: str
+    kind: str
+    model: str | None = Field(description="the model the goal is judged under")
+    met: bool = Field(description="whether the goal is met")
+    why: str = Field(description="why, or what is missing, in words")
+    explain: str | None = Field(None, description="the thread's argument, when the goal is met")
+    observation: str | None = Field(None, description="the exhaustive check's herd7 observation, for check goals")
+    step: int | None = Field(None, description="reorder: the step that is the reordering")

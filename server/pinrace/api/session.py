@@ -17,9 +17,10 @@ from ..errors import PinraceError, ScheduleError, SourceError
 from ..explore.replay import replay, resolve
 from ..formats.schedule import parse_token, schedule_from_json
 from ..limits import LIMITS
+from .graph import execution_graph, graph_with_cycle
 from .scenario import Scenario, StepUnsupported, compile_cached, condition_text, stepper
 from .scenario import resolve as resolve_scenario
-from .views import explain, moves, scenario_words, timeline_entry, verdict
+from .views import changed_keys, explain, moves, op_role, scenario_words, timeline_entry, verdict
 
 __all__ = ["Session", "NoScenario", "MAX_RUN", "MAX_HISTORY"]
 
@@ -38,6 +39,23 @@ class BadMessage(PinraceError):
 _Snap = tuple  # (run, states, cursor)
 
 
+def _graph_on_refusal(fn):
+    """Under lkmm a refused step or move carries `why.graph`: the execution so far with the cycle
+    the step would close drawn on it (graph.graph_with_cycle)."""
+
+    def wrapper(self, *args, **kw):
+        try:
+            return fn(self, *args, **kw)
+        except ScheduleError as e:
+            why = getattr(e, "why", None)
+            if isinstance(why, dict) and why.get("cycle") and self.machine is not None and self.states:
+                why["graph"] = graph_with_cycle(self.machine, self.states[self.cursor], why)
+            raise
+
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
 class Session:
     def __init__(self):
         self.scenario: Scenario | None = None
@@ -51,6 +69,8 @@ class Session:
         self.cursor = 0
         self._undo: list[_Snap] = []
         self._redo: list[_Snap] = []
+        self.lesson = None  # the lesson being played (lessons.Lesson), or None
+        self.lesson_met = False  # whether its goal was met at least once in this session
 
     # ---- helpers ----------------------------------------------------------------------
     def _need_program(self) -> None:
@@ -87,7 +107,8 @@ class Session:
         for th in prog.threads:
             cpus.append({"cpu": th.index, "name": th.name or f"P{th.index}", "registers": list(th.registers),
                          "code": [{"op": pc, "text": ins.origin.text, "line": ins.origin.line,
-                                   "call": ins.origin.call, "kind": type(ins).__name__}
+                                   "call": ins.origin.call, "kind": type(ins).__name__,
+                                   "role": op_role(ins, th.registers)}
                                   for pc, ins in enumerate(th.code)]})
         return {"type": "scenario", "name": prog.name, "label": self.scenario.label,
                 "builtin": self.scenario.builtin, "condition": condition_text(prog),
@@ -99,6 +120,7 @@ class Session:
         last = self.run[self.cursor - 1] if self.cursor else None
         if view is None:
             view = describe(m, s, last)
+        before = describe(m, self.states[self.cursor - 1]) if self.cursor else None
         return {
             "type": "state",
             "cause": cause,
@@ -107,12 +129,14 @@ class Session:
             "length": len(self.run),
             "view": view,
             "transitions": moves(m, s),
-            "timeline": [dict(timeline_entry(m, i, t, self.states[i + 1]), applied=i < self.cursor)
+            "timeline": [dict(timeline_entry(m, i, t, self.states[i + 1], self.states[i]), applied=i < self.cursor)
                          for i, t in enumerate(self.run)],
             "verdict": verdict(m, s),
             "explanation": explanation,
+            "changed": changed_keys(before, view) if before is not None else [],
             "can_undo": bool(self._undo),
             "can_redo": bool(self._redo),
+            **({"graph": execution_graph(m, s)} if getattr(m, "reorders", False) else {}),
         }
 
     def model_message(self, kept: int, dropped: list[str], refused: dict | None) -> dict:
@@ -178,6 +202,7 @@ class Session:
         self._redo.clear()
         return [self.model_message(len(taken), dropped, refused), self.state_message(cause)]
 
+    @_graph_on_refusal
     def step(self, cpu: int | None = None, token: str | None = None) -> list[dict]:
         """Run CPU `cpu`'s next operation, or the named transition `token` ("0:3", "1:flush")."""
         self._need_machine()
@@ -229,6 +254,7 @@ class Session:
         self.cursor = index
         return [self.state_message("jump")]
 
+    @_graph_on_refusal
     def move(self, src: int | None = None, dst: int | None = None, schedule=None) -> list[dict]:
         """Reorder the run: move step `src` to position `dst`, or take the client's schedule.
 
@@ -287,6 +313,45 @@ class Session:
                 raise ScheduleError(
                     f"{t.token()} cannot move {'before' if dst < src else 'after'} {u.token()}: CPU{t.cpu} runs "
                     f"its operations in program order under {self.model}", dst, "program-order")
+
+    # ---- lessons (docs/lessons.md) ------------------------------------------------------
+    def start_lesson(self, name: str | None) -> list[dict]:
+        """Play lesson `name` (load its scenario under its model), or stop playing with None.
+        While a lesson is played, goal_message() judges every state and result."""
+        from ..lessons import find_lesson, lessons
+
+        if name is None:
+            self.lesson, self.lesson_met = None, False
+            return [{"type": "lesson", "lesson": None}]
+        lesson = find_lesson(name)  # LessonError names the lessons
+        out = self.load(lesson.scenario, lesson.model)
+        self.lesson, self.lesson_met = lesson, False
+        info = {"type": "lesson", "lesson": lesson.to_dict(len(lessons()))}
+        return [info, *out, self.goal_message()]
+
+    def _goal(self, judged: dict) -> dict:
+        self.lesson_met = self.lesson_met or judged["met"]
+        return {"type": "goal", **judged, "done": self.lesson_met,
+                "explain": self.lesson.explain if judged["met"] else None}
+
+    def goal_message(self) -> dict:
+        """The lesson's goal judged on the run as it stands (the applied part of it)."""
+        from ..lessons import judge_run
+
+        lesson = self.lesson
+        if self.machine is None or not self.states:
+            return self._goal({"lesson": lesson.name, "kind": lesson.goal.kind, "model": lesson.goal.model,
+                               "met": False, "why": self.unsupported or "nothing to judge yet"})
+        timeline = [dict(timeline_entry(self.machine, i, t, self.states[i + 1]), applied=i < self.cursor)
+                    for i, t in enumerate(self.run)]
+        return self._goal(judge_run(lesson, self.machine, self.states[self.cursor], timeline,
+                                    self.scenario.text, self.model))
+
+    def result_goal(self, model: str, result: dict, text: str) -> dict:
+        """The lesson's goal judged on an exhaustive check of `text` under `model`."""
+        from ..lessons import judge_result
+
+        return self._goal(judge_result(self.lesson, model, result, text))
 
     def current(self) -> list[dict]:
         self._need_machine()

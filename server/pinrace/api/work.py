@@ -59,6 +59,8 @@ class _Channel:
 
     def start(self, label: str) -> None:
         self.label = label
+        if label == "lkmm":  # what `states` counts under lkmm, and where the checker is
+            self.latest.update(unit="candidate executions", phase="paths")
         if self.queue is None:
             return
         self._send()
@@ -77,7 +79,18 @@ class _Channel:
             self._send()
 
     def progress(self, p) -> None:
-        self.latest = {"states": p.states, "outcomes": p.outcomes, "bad": p.bad}
+        self.latest = {**self.latest, "states": max(p.states, self.latest["states"]), "outcomes": p.outcomes,
+                       "bad": p.bad}
+        if self.label == "lkmm":
+            self.latest["phase"] = "executions"
+
+    def saw(self, states: int) -> None:
+        """lkmm: the candidate executions judged so far, from the budget checks the checker makes
+        between them (its own progress reports come every 256 candidates); before the first one
+        it is still enumerating each CPU's paths."""
+        if states > self.latest["states"]:
+            self.latest = {**self.latest, "states": states}
+        self.latest["phase"] = "executions" if self.latest["states"] else "paths"
 
     def cancelled(self) -> bool:
         if self.cancel_event is None:
@@ -187,7 +200,18 @@ def _check(text: str, model: str, budget: dict, loop_bound: int | None, ch: _Cha
     from ..explore.run import check
 
     prog = _program(text, loop_bound)
-    res = check(prog, model, _budget(budget, ch), ch.progress)
+    b = _budget(budget, ch)
+    if model == "lkmm":
+        exceeded = b.exceeded
+
+        def counting(states: int, _exceeded=exceeded) -> str | None:
+            ch.saw(states)
+            return _exceeded(states)
+
+        b.exceeded = counting
+    res = check(prog, model, b, ch.progress)
+    if model == "lkmm":  # drawing each counterexample replays it among the allowed executions
+        ch.latest = {**ch.latest, "phase": "counterexamples"}
     return {"result": result_dict(prog, res)}
 
 

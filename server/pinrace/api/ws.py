@@ -46,7 +46,8 @@ FLOOD_DROPS = int(5 * BURST)
 TOKEN_CHARS = 16 * 1024  # a message costs a token per this many characters, beyond its first
 _THREADED = ("load", "model", "move")  # handlers that run in a thread (their CPU is measured there)
 _flooded: dict[str, float] = {}  # address -> until when its new connections start with an empty bucket
-MESSAGE_TYPES = ("load", "model", "step", "undo", "redo", "jump", "move", "explore", "cancel", "state", "ping")
+MESSAGE_TYPES = ("load", "model", "step", "undo", "redo", "jump", "move", "explore", "cancel", "state", "ping",
+                 "lesson")
 
 
 class _Bad(PinraceError):
@@ -205,6 +206,9 @@ class _Connection:
             # CPU time, not wall time: a step must not cost more because others make the server slow.
             # Threaded handlers measure their thread; the others ran on this thread without awaiting.
             self._charge(self.thread_cpu if kind in _THREADED else time.thread_time() - c0)
+        if (self.session.lesson is not None and kind != "lesson"
+                and any(r.get("type") == "state" for r in replies or ())):
+            replies = [*replies, self.session.goal_message()]  # a lesson's goal, judged on every new state
         for r in replies or ():
             r["re"] = re
             await self.send(r)
@@ -257,6 +261,12 @@ class _Connection:
         sched = msg.get("schedule")
         return await self._threaded(self.session.move, src, dst, sched)
 
+    async def _on_lesson(self, msg):
+        name = msg.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _Bad("'lesson' takes 'name': a lesson's name, or null to stop")
+        return await self._threaded(self.session.start_lesson, name)
+
     async def _on_cancel(self, msg):
         if self.job is None:
             raise _Bad("no exploration is running") from None
@@ -283,10 +293,10 @@ class _Connection:
                                  client=self.client)
         self.job = job
         re = msg.get("id")
-        self.explore_task = asyncio.create_task(self._stream(job, re, model))
+        self.explore_task = asyncio.create_task(self._stream(job, re, model, s.scenario.text))
         return [{"type": "explore-started", "model": model, "budget": budget}]
 
-    async def _stream(self, job, re, model) -> None:
+    async def _stream(self, job, re, model, text=None) -> None:
         try:
             async for ev in job.events():
                 ev["re"] = re
@@ -297,6 +307,9 @@ class _Connection:
             else:
                 await self.send({"type": "result", "re": re, "model": model, "cancelled": job.cancelled,
                                  "result": out["result"]})
+                if self.session.lesson is not None:  # a lesson's goal, judged on the check's result
+                    g = await asyncio.to_thread(self.session.result_goal, model, out["result"], text)
+                    await self.send({**g, "re": re})
         except asyncio.CancelledError:
             job.cancel()
         finally:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from .machine import Machine
 from .state import State, Transition
 
-__all__ = ["describe", "page_view", "step_values", "flags_text", "DEFAULT_BIAS"]
+__all__ = ["describe", "page_view", "step_values", "flags_text", "refcount_text", "unwritten_registers",
+           "DEFAULT_BIAS"]
 
 DEFAULT_BIAS = 1024  # PAGE_PIN_BIAS in the thread, GUP_PIN_COUNTING_BIAS upstream
 
@@ -45,6 +46,7 @@ def page_view(machine: Machine, mem: dict, name: str) -> dict:
         "bias": bias,
         "pins": pins,
         "references": refs,
+        "split": refcount_text(pins, bias, refs),
         # with references >= bias the bias check reports a pin that does not exist
         "false_positive_zone": isinstance(refs, int) and refs >= bias,
         "mapcount_raw": mapc,
@@ -53,6 +55,44 @@ def page_view(machine: Machine, mem: dict, name: str) -> dict:
         "flags": flag_list,
         "pincount": mem.get(f"{name}._pincount", 0),
     }
+
+
+def refcount_text(pins, bias, refs) -> str:
+    """`_refcount` in words, the one spelling every face uses: "0 pins × 1024 + 2 refs"."""
+    return f"{pins} {'pin' if pins == 1 else 'pins'} × {bias} + {refs} {'ref' if refs == 1 else 'refs'}"
+
+
+def unwritten_registers(machine: Machine, state: State, cpu: int) -> list[str]:
+    """The user registers of `cpu` that nothing has written yet in `state` (shown as "—", not 0).
+
+    A register is written once the CPU has gone past the first instruction that assigns it
+    (its pc is beyond it, it is done, or a loop went back over it), when the scenario gives it
+    an initial value, or (lkmm) when the step that assigns it ran ahead of program order.
+    """
+    th = machine.program.threads[cpu]
+    c = state.cpus[cpu]
+    if c.status != "running" and c.status != "loop-bound":
+        return []
+    first: dict[str, int] = {}
+    for pc, ins in enumerate(th.code):
+        d = getattr(ins, "dst", None)
+        if d in th.registers and d not in first:
+            first[d] = pc
+    init = {r for (t, r) in machine.program.init_regs if t == cpu}
+    tc = machine.threads[cpu]
+    back = getattr(tc, "back_edges", {}) or {}
+    went_back = [pc for pc, k in back.items() if k < len(c.back) and c.back[k] > 0]
+    ran = {k[1] for k in getattr(state, "ran", ()) if k[0] == cpu}  # lkmm: steps run, maybe ahead
+    out = []
+    for r in th.registers:
+        fw = first.get(r)
+        if r in init:
+            continue
+        if fw is not None and (c.pc > fw or any(b > fw for b in went_back)
+                               or any(getattr(th.code[op], "dst", None) == r for op in ran)):
+            continue
+        out.append(r)
+    return out
 
 
 def flags_text(page: dict) -> str:
@@ -82,6 +122,8 @@ def step_values(machine: Machine, state: State, t: Transition) -> dict:
     if dst is not None and dst in tc.slots:
         out["value"] = c.regs[tc.slots[dst]]
     running = c.status == "running"
+    if running and getattr(machine, "reorders", False) and c.pc <= t.op:
+        return out  # lkmm: the step ran ahead of program order, so no call around it has finished
     calls = machine.program.meta.get("returns", {}).get(t.cpu, [])
     for start, end, text, reg in sorted(calls, key=lambda x: x[1] - x[0]):
         if start <= t.op < end and not (running and start <= c.pc < end) and reg in tc.slots:
@@ -106,6 +148,7 @@ def describe(machine: Machine, state: State, last: Transition | None = None) -> 
             "next_line": code[c.pc].origin.line if c.pc < len(code) else None,
             "blocked": machine.blocked_reason(state, i),
             "registers": machine.registers(state, i),
+            "unwritten": unwritten_registers(machine, state, i),
             "rcu_depth": c.rcu,
         })
     structs = machine.program.meta.get("structs", [])

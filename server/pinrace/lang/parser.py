@@ -80,6 +80,11 @@ def _syntax_error(e: UnexpectedInput, source: str) -> SyntaxError_:
     if tok.type == "$END":
         lines = source.splitlines() or [""]
         line, col = len(lines), len(lines[-1]) + 1
+    if "C" in expected and not source[: getattr(tok, "start_pos", 0) or 0].strip():
+        return SyntaxError_(f"this is not a litmus test: a litmus test starts with `C name` (then the initial "
+                            f"state in braces, one `P0(...) {{ ... }}` per CPU and a condition such as "
+                            f"`exists (0:r0=1)`), or give a built-in protocol's name; found {_describe(tok)}",
+                            line, col, source)
     for match, words in _FRIENDLY:
         if match(expected, tok.type):
             return SyntaxError_(f"{words} (found {_describe(tok)})", line, col, source)
