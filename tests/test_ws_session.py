@@ -246,7 +246,7 @@ def test_session_is_usable_without_sockets():
 
 
 def test_explore_uses_the_loop_bound_the_scenario_was_loaded_with(ws):
-    loop = ("C loop\n{}\nP0(int *x) { int r0 = 0; while (r0 < 3) { r0 = r0 + 1; } WRITE_ONCE(*x, 1); }\n"
+    loop = ("C loop\n{}\nP0(int *x) { int r0 = 0; while (r0 < 2) { r0 = r0 + 1; } WRITE_ONCE(*x, 1); }\n"
             "exists (x=1)\n")
     ws.ask({"type": "load", "scenario": loop, "model": "sc", "loop_bound": 1})
     res = ws.ask({"type": "explore"}, until=("result", "error"))[-1]["result"]

@@ -214,8 +214,9 @@ def _render(p) -> str:
 def _print_result(prog, label, m, r, machine) -> None:
     # a cut-short search proves reachability (an outcome found is real) but never absence
     verdict = r.observation if not r.incomplete or r.positive else f"unknown (stopped by the {r.incomplete} budget)"
-    print(f"{prog.name} under {m}: {verdict} ({r.positive} of {len(r.finals)} final states satisfy the "
-          f"condition; {r.states} explored)")
+    bad = sum(f.satisfies for f in r.finals)
+    print(f"{prog.name} under {m}: {verdict} ({bad} of {len(r.finals)} final states satisfy the condition; "
+          f"{r.states} explored)")
     for f in r.finals:
         print(("  * " if f.satisfies else "    ") + f.herd_line(prog.observed))
     for f in r.stuck:

@@ -171,6 +171,9 @@ class Branch:
     target: int
     origin: Origin
     back: bool = False  # a loop's back edge: counted against the loop bound
+    # the end of the if/while/for statement: the branch's control dependency lasts until control
+    # reaches it (the then and else arms, and what a jump out of them runs); -1: the target
+    join: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,17 +50,22 @@ class Budget:
     max_memory_mb: float = 4096.0
     cancelled: Callable[[], bool] | None = None
     started: float = field(default_factory=time.monotonic)
+    _memory_checked: float = field(default=0.0, repr=False, compare=False)
 
     def exceeded(self, states: int) -> str | None:
         """The name of the first budget this run has used up, or None."""
         if states > self.max_states:
             return "states"
-        if time.monotonic() - self.started > self.max_seconds:
+        now = time.monotonic()
+        if now - self.started > self.max_seconds:
             return "time"
         if self.cancelled is not None and self.cancelled():
             return "cancelled"
-        if _rss_mb() > self.max_memory_mb:
-            return "memory"
+        # reading the resident size is a system call: hot loops poll often, so look every 10 ms
+        if now - self._memory_checked >= 0.01:
+            self._memory_checked = now
+            if _rss_mb() > self.max_memory_mb:
+                return "memory"
         return None
 
     def enforce(self, states: int = 0) -> None:

@@ -52,6 +52,11 @@ class Result:
         return verdict_of(self.positive, self.negative)
 
     @property
+    def loop_cut(self) -> bool:
+        """Whether the loop bound cut some run short (herd7's "Loop" before Ok/No)."""
+        return "loop-bound" in self.flags or any(f.status == "loop-bound" for f in self.stuck)
+
+    @property
     def ok(self) -> bool:
         """herd7's Ok/No: whether the test's condition is validated."""
         if self.quantifier == "exists":

@@ -24,7 +24,8 @@ def herd_text(program: Program, result: Result) -> str:
     kind = _KIND[result.quantifier]
     lines = [f"Test {program.name} {kind}", f"States {len(result.finals)}"]
     lines += [f.herd_line(program.observed) for f in result.finals]
-    lines.append("Ok" if result.ok else "No")
+    # herd7 says "Loop" when its unrolling of loops cut executions short (pinrace: the loop bound)
+    lines.append(("Loop " if result.loop_cut else "") + ("Ok" if result.ok else "No"))
     lines.append("Witnesses")
     # herd7 counts the executions that validate the test as Positive: for ~exists those where
     # the proposition fails (the Observation line keeps the proposition's own counts)
@@ -33,7 +34,8 @@ def herd_text(program: Program, result: Result) -> str:
         pos, neg = neg, pos
     lines.append(f"Positive: {pos} Negative: {neg}")
     for flag in result.flags:
-        lines.append(f"Flag {flag}")
+        if flag != "loop-bound":
+            lines.append(f"Flag {flag}")
     lines.append(f"Condition {_condition(program)}")
     lines.append(f"Observation {program.name} {result.observation} {result.positive} {result.negative}")
     if result.incomplete:

@@ -50,7 +50,7 @@ from .primitives import closest, lookup
 
 __all__ = ["compile_source", "compile_scenario", "PAGE_FIELDS", "DEFAULT_LOOP_BOUND"]
 
-DEFAULT_LOOP_BOUND = 4
+DEFAULT_LOOP_BOUND = 2  # herd7's -unroll default: each loop goes round at most twice
 MAX_INLINE_DEPTH = 16
 # struct page as pinrace models it: field -> initial value (one mapping, one reference)
 PAGE_FIELDS = {"_refcount": 1, "_mapcount": 0, "flags": 0, "_pincount": 0}
@@ -279,14 +279,14 @@ class _Compiler:
         return Thread(index, ctx.code, ctx.user_regs, fn.name)
 
     def patch(self, ctx: _ThreadCtx) -> None:
-        for at, label, node in ctx.pending:
+        for at, label, node, join in ctx.pending:
             if label not in ctx.labels:
                 raise self.err(SyntaxError_, f"goto to undefined label '{label.split('#')[0]}'", node)
             target = ctx.labels[label]
             ins = ctx.code[at]
             back = target <= at
             if isinstance(ins, Branch):
-                ctx.code[at] = Branch(ins.cond, target, ins.origin, back)
+                ctx.code[at] = Branch(ins.cond, target, ins.origin, back, ctx.labels[join] if join else target)
             else:
                 ctx.code[at] = Jump(target, ins.origin, back)
 
@@ -307,10 +307,12 @@ class _Compiler:
         ctx.code.append(ins)
         return len(ctx.code) - 1
 
-    def emit_jump(self, ctx: _ThreadCtx, label: str, node, cond: Expr | None = None) -> None:
+    def emit_jump(self, ctx: _ThreadCtx, label: str, node, cond: Expr | None = None, join: str | None = None) -> None:
+        """A jump, or with `cond` a branch to `label` when cond is false; `join` labels the end of
+        the statement the branch belongs to (its control dependency ends there, as in herd7)."""
         o = self.origin(node, ctx, "local")
         at = self.emit(ctx, Jump(-1, o) if cond is None else Branch(cond, -1, o))
-        ctx.pending.append((at, label, node))
+        ctx.pending.append((at, label, node, join))
 
     def new_label(self, ctx: _ThreadCtx, hint: str) -> str:
         ctx.label_seq += 1
@@ -350,7 +352,7 @@ class _Compiler:
         elif kind == "if_stmt":
             cond = self.expr(st.children[0], ctx)
             else_l, end_l = self.new_label(ctx, "else"), self.new_label(ctx, "endif")
-            self.emit_jump(ctx, else_l, st.children[0], cond)
+            self.emit_jump(ctx, else_l, st.children[0], cond, end_l if len(st.children) > 2 else else_l)
             self.stmt(st.children[1], ctx)
             if len(st.children) > 2:
                 self.emit_jump(ctx, end_l, st)

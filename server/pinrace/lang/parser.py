@@ -264,8 +264,8 @@ class _Builder:
                 target = str(lhs.children[0])
             elif lhs.data == "init_field":
                 target = f"{lhs.children[0]}.{lhs.children[1]}"
-            else:
-                target = f"{lhs.children[0]}:{lhs.children[1]}"
+            else:  # `0:r1` or herd7's `P0:r1`
+                target = f"{str(lhs.children[0]).lstrip('P')}:{lhs.children[1]}"
             value, fields = None, None
             if rest:
                 r = rest[0]

@@ -13,7 +13,7 @@ from .cat import judge
 from .events import Structure
 from .paths import LOCK_TAGS, value_domains
 from .relations import bits, plus
-from .rfco import location_choices
+from .rfco import ChoiceCache
 
 __all__ = ["check"]
 
@@ -154,6 +154,7 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
     incomplete = None
     cond = program.condition
     last_report = t0
+    choices = ChoiceCache()
     for ncombo, combo in enumerate(product(*paths)):
         tally[0] = states
         if incomplete:
@@ -162,7 +163,7 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
             incomplete = budget.exceeded(states)
             if incomplete:
                 break
-        if not _values_available(combo, locations):
+        if not _values_available(combo, locations) or choices.dead(combo, locations):
             continue
         st = Structure(combo, locations)
         if st.rejected:
@@ -171,7 +172,7 @@ def _judge_all(program, budget, progress, paths, locations, tables, flags, t0, t
         per_loc = []
         dead = False
         for loc in locations:
-            ch = location_choices(st, loc, budget)
+            ch = choices.get(st, loc, budget)
             if not ch:
                 dead = True
                 break

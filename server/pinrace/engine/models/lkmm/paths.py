@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import product
 
 from ....errors import Unsupported
-from ...cfg import immediate_post_dominators
+from ....lang.ast import PAnd, prop_locations
+from ...condition import holds
 from ...expr import EvalError, apply_op, evaluate, registers_of, truth
 from ...ir import Branch, Fence, IsLocked, Jump, Load, Local, Lock, Reg, Rmw, Store, SyncSrcu, TryLock, Unlock
 
@@ -26,7 +28,7 @@ class Ev:
     tags: frozenset
     origin: object = None
     tid: int = -1
-    prov: frozenset = frozenset()  # for the value fixpoint: the reads this written value was computed from
+    depth: int = 0  # value fixpoint: how many reads, one feeding the next, this written value was computed from
     pc: int = -1  # the instruction (op) of the thread's code this event comes from: stepping names it
     ret: object = None  # what the instruction put in its destination register (loads, RMWs, trylocks)
     # a write whose value is `op` applied to the value it overwrites (an RMW whose result nobody
@@ -51,6 +53,8 @@ class Path:
     error: Exception | None = None
     # filled by the checker once the path is complete: per location, values read and written
     rw: tuple | None = field(default=None, repr=False, compare=False)
+    # value fixpoint only: per location, the RMWs resolved along co this path runs, in order
+    sym: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def _unsupported(reason: str, ins, program) -> Unsupported:
@@ -68,8 +72,8 @@ class _Cont:
     ctrl: int  # the reads the current instruction is control-dependent on
     scopes: tuple  # ((join pc, ctrl before the branch), ...): a branch's dependency ends at its join
     path: Path
-    backs: int
-    prov: dict
+    backs: tuple  # per back edge of the code, how often this path took it (the loop bound counts each)
+    depth: dict  # value fixpoint: register -> the depth of the value it holds
     copies: dict  # register -> the path's read whose value it holds unchanged
 
 
@@ -79,25 +83,27 @@ class _Walker:
 
     def __init__(self, program, thread, domains, track=False, budget=None, symbolic=True):
         self.track = track
-        self.symbolic = symbolic and not track
+        self.symbolic = symbolic
         self.budget = budget
         self.work = 0
         self.program = program
         self.thread = thread
         self.domains = domains
         self.bound = program.loop_bound
-        self.joins = immediate_post_dominators(thread.code)
+        self.back_edges = {pc: k for k, pc in enumerate(pc for pc, ins in enumerate(thread.code)
+                                                         if isinstance(ins, (Branch, Jump)) and ins.back)}
+        self.used = _registers_read(program, thread)
         self.paths: list[Path] = []
         self.cut = 0
         self._pc = 0  # the instruction being walked: every event emitted records it
         self._regs: dict = {}
         self.seen: set = set()
-        self.written: list = []  # track mode: (location, value, provenance) of every write
+        self.written: list = []  # track mode: (location, value, depth) of every write
         self._stack: list[_Cont] = []
 
     def run(self) -> list[Path]:
         regs = {name: v for (t, name), v in self.program.init_regs.items() if t == self.thread.index}
-        self._stack = [_Cont(0, regs, {}, 0, (), Path(), 0, {}, {})]
+        self._stack = [_Cont(0, regs, {}, 0, (), Path(), (0,) * len(self.back_edges), {}, {})]
         while self._stack:
             self._go(self._stack.pop())
         return self.paths
@@ -126,7 +132,7 @@ class _Walker:
     def _emit(self, p: Path, ev: Ev, ctrl: int, addr: int = 0, data: int = 0) -> int:
         ev.pc = self._pc
         if self.track and ev.kind == "W" and not (ev.tags & LOCK_TAGS):
-            self.written.append((ev.loc, ev.value, ev.prov))  # all the value fixpoint needs
+            self.written.append((ev.loc, ev.value, ev.depth))  # all the value fixpoint needs
         if not self.track:  # only the final pass is stepped; the value fixpoint needs no snapshots
             p.before.append(dict(self._regs))
         p.events.append(ev)
@@ -136,22 +142,43 @@ class _Walker:
         return len(p.events) - 1
 
     def _fork(self, p: Path) -> Path:
-        return Path(list(p.events), list(p.rmw), list(p.addr), list(p.data), list(p.ctrl), list(p.before))
+        q = Path(list(p.events), list(p.rmw), list(p.addr), list(p.data), list(p.ctrl), list(p.before))
+        if p.sym:
+            q.sym = dict(p.sym)
+        return q
 
-    def _prov(self, expr, prov) -> frozenset:
-        out = frozenset()
-        for r in registers_of(expr):
-            out |= prov.get(r, frozenset())
-        return out
+    @staticmethod
+    def _depth(expr, depth) -> int:
+        return max((depth.get(r, 0) for r in registers_of(expr)), default=0)
 
-    def _child(self, c: _Cont, q: Path, regs: dict, deps: dict, prov: dict, copy_reg=None, read=-1) -> _Cont:
+    def _child(self, c: _Cont, q: Path, regs: dict, deps: dict, depth: dict, copy_reg=None, read=-1) -> _Cont:
         copies = dict(c.copies)
         if copy_reg is not None:
             if read >= 0:
                 copies[copy_reg] = read
             else:
                 copies.pop(copy_reg, None)
-        return _Cont(c.pc + 1, regs, deps, c.ctrl, c.scopes, q, c.backs, prov, copies)
+        return _Cont(c.pc + 1, regs, deps, c.ctrl, c.scopes, q, c.backs, depth, copies)
+
+    def _branch(self, ins: Branch, c: _Cont, taken: bool) -> bool:
+        """Move `c` past a branch; False when going round the loop again passes the bound."""
+        if taken:
+            c.pc += 1
+            return True
+        if ins.back and not self._take_back_edge(c):
+            return False
+        c.pc = ins.target
+        return True
+
+    def _take_back_edge(self, c: _Cont) -> bool:
+        """Count going round a loop once more; False (the path is cut) past the loop bound, which
+        counts each back edge on its own, as the sc and tso machines and herd7's unrolling do."""
+        k = self.back_edges[c.pc]
+        if c.backs[k] >= self.bound:
+            self.cut += 1
+            return False
+        c.backs = c.backs[:k] + (c.backs[k] + 1,) + c.backs[k + 1:]
+        return True
 
     @staticmethod
     def _copy_of(expr, copies) -> int:
@@ -162,7 +189,7 @@ class _Walker:
         code = self.thread.code
         tid = self.thread.index
         prog = self.program
-        p, regs, deps, prov = c.path, c.regs, c.deps, c.prov
+        p, regs, deps, depth = c.path, c.regs, c.deps, c.depth
         while c.pc < len(code):
             pc = c.pc
             if c.scopes:  # leaving the scope of a branch: its control dependency ends at the join
@@ -176,9 +203,10 @@ class _Walker:
             t = type(ins)
             self._pc, self._regs = pc, regs  # events emitted below record their op (stepping names it)
             if self.track and t in (Load, Rmw):
-                # the value fixpoint only needs the (value, provenance) pairs writes can produce, and
+                # the value fixpoint only needs the (value, depth) pairs writes can produce, and
                 # those depend on nothing but this key: a path reaching a known key adds no new pair
-                key = (pc, tuple(sorted(regs.items())), tuple(sorted(prov.items())), c.backs, len(p.events))
+                key = (pc, tuple(sorted(regs.items())), tuple(sorted(depth.items())), c.backs, len(p.events),
+                       tuple(sorted(p.sym.items())))
                 if key in self.seen:
                     self.paths.append(p)
                     return
@@ -194,28 +222,31 @@ class _Walker:
                     else:
                         c.copies.pop(ins.dst, None)
                     if self.track:
-                        prov[ins.dst] = self._prov(ins.expr, prov)
+                        depth[ins.dst] = self._depth(ins.expr, depth)
                     c.pc += 1
                 elif t is Branch:
                     d = self._dep(ins.cond, deps)
                     if d:
-                        c.scopes = c.scopes + ((self.joins[pc], ctrl),)
+                        # herd7's rule: the dependency covers the if's then and else arms (and what a
+                        # goto out of them runs, as unrolling would nest it), not the code after the if
+                        c.scopes = c.scopes + ((ins.join if ins.join >= 0 else ins.target, ctrl),)
                         c.ctrl = ctrl | d
-                    if truth(evaluate(ins.cond, regs)):
-                        c.pc += 1
-                    else:
-                        if ins.back:
-                            c.backs += 1
-                            if c.backs > self.bound:
-                                self.cut += 1
-                                return
-                        c.pc = ins.target
+                    taken = truth(evaluate(ins.cond, regs))
+                    if self.track and d:
+                        # the value fixpoint also walks the way the read values known so far do not
+                        # take: a write there may be what makes the other way possible (LB through
+                        # control, `if (r0 == 1) y = 1;` on both sides, which herd7 allows)
+                        other = _Cont(c.pc, dict(regs), dict(deps), c.ctrl, c.scopes, p, c.backs, dict(depth),
+                                      dict(c.copies))
+                        other.path = self._fork(p)
+                        if self._branch(ins, other, not taken):
+                            self._stack.append(other)
+                    if not self._branch(ins, c, taken):
+                        return
+                    continue
                 elif t is Jump:
-                    if ins.back:
-                        c.backs += 1
-                        if c.backs > self.bound:
-                            self.cut += 1
-                            return
+                    if ins.back and not self._take_back_edge(c):
+                        return
                     c.pc = ins.target
                 elif t is Fence:
                     self._emit(p, Ev("F", None, None, frozenset((ins.tag,)), ins.origin, tid), ctrl)
@@ -223,8 +254,8 @@ class _Walker:
                 elif t is Store:
                     loc = self._loc(ins, regs)
                     v = evaluate(ins.value, regs)
-                    pv = self._prov(ins.value, prov) if self.track else frozenset()
-                    self._emit(p, Ev("W", loc, v, frozenset((ins.tag,)), ins.origin, tid, pv,
+                    dv = self._depth(ins.value, depth) if self.track else 0
+                    self._emit(p, Ev("W", loc, v, frozenset((ins.tag,)), ins.origin, tid, dv,
                                      copy=self._copy_of(ins.value, c.copies)), ctrl,
                                self._dep(ins.addr, deps), self._dep(ins.value, deps))
                     c.pc += 1
@@ -239,19 +270,18 @@ class _Walker:
                         return
                     loc = self._loc(ins, regs)
                     ad = self._dep(ins.addr, deps)
-                    me = (tid, len(p.events))
                     children = []
-                    for v, pv in self._values(loc, me):
+                    for v, dv in self._values(loc):
                         if ins.await_ is not None and not truth(evaluate(ins.await_, {"$v": v})):
                             continue
                         q = self._fork(p)
                         self._pc, self._regs = pc, regs
                         i = self._emit(q, Ev("R", loc, v, frozenset((ins.tag,)), ins.origin, tid, ret=v), ctrl, ad)
-                        r2, d2, p2 = dict(regs), dict(deps), dict(prov)
+                        r2, d2, p2 = dict(regs), dict(deps), dict(depth)
                         if ins.dst is not None:
                             r2[ins.dst] = v
                             d2[ins.dst] = 1 << i
-                            p2[ins.dst] = pv | {me}
+                            p2[ins.dst] = dv + 1
                         children.append(self._child(c, q, r2, d2, p2, ins.dst, i))
                     self._fork_all(children)
                     return
@@ -271,7 +301,7 @@ class _Walker:
                             q.rmw.append((i, j))
                         else:
                             i = self._emit(q, Ev("R", loc, 1, frozenset(("LF",)), ins.origin, tid, ret=0), ctrl)
-                        r2, d2, p2 = dict(regs), dict(deps), dict(prov)
+                        r2, d2, p2 = dict(regs), dict(deps), dict(depth)
                         if t is TryLock and ins.dst is not None:
                             r2[ins.dst] = ok
                             d2[ins.dst] = 1 << i
@@ -287,7 +317,7 @@ class _Walker:
                         self._pc, self._regs = pc, regs
                         i = self._emit(q, Ev("R", loc, ok, frozenset(("RL" if ok else "RU",)), ins.origin, tid,
                                                 ret=ok), ctrl)
-                        r2, d2, p2 = dict(regs), dict(deps), dict(prov)
+                        r2, d2, p2 = dict(regs), dict(deps), dict(depth)
                         if ins.dst is not None:
                             r2[ins.dst] = ok
                             d2[ins.dst] = 1 << i
@@ -316,35 +346,36 @@ class _Walker:
         p.regs = regs
         self.paths.append(p)
 
-    def _values(self, loc, me):
-        """(value, provenance) a read `me` may take: never one computed from itself (no thin air)."""
-        entries = [(v, pv) for v, pv in self.domains.get(loc, ((0, frozenset()),)) if me not in pv]
-        if self.track:
-            return entries
-        seen = {}
-        for v, _ in entries:
-            seen.setdefault((type(v).__name__, v), v)
-        return [(v, frozenset()) for v in seen.values()]
+    def _values(self, loc):
+        """(value, depth) a read may take: each value the location may hold, with the smallest
+        depth it has (the final walk needs the values only)."""
+        entries = self.domains.get(loc, ((0, 0),))
+        return entries if self.track else [(v, 0) for v, _ in entries]
 
     def _rmw(self, ins, c: _Cont) -> None:
-        pc, regs, deps, ctrl, p, prov = c.pc, c.regs, c.deps, c.ctrl, c.path, c.prov
+        pc, regs, deps, ctrl, p, depth = c.pc, c.regs, c.deps, c.ctrl, c.path, c.depth
         tid = self.thread.index
         loc = self._loc(ins, regs)
         ad = self._dep(ins.addr, deps)
         ops = [evaluate(o, regs) for o in ins.operands] or [1]  # atomic_inc()/atomic_dec(): by one
         od = 0
-        opv = frozenset()
+        opd = 0
         for o in ins.operands:
             od |= self._dep(o, deps)
             if self.track:
-                opv |= self._prov(o, prov)
+                opd = max(opd, self._depth(o, depth))
         k = ins.kind
-        me = (tid, len(p.events))
-        if self.symbolic and ins.dst is None and ins.await_ is None and k in ("op", "op_return", "fetch_op", "xchg"):
+        unused = ins.dst is None or ins.dst not in self.used  # `t = atomic_fetch_or(..)` with t never read
+        if self.symbolic and unused and ins.await_ is None and k in ("op", "op_return", "fetch_op", "xchg"):
             # nothing reads this RMW's old value: rather than one path per value the location may
             # hold, one path whose write is resolved along co (the paths of atomic_add()s multiply)
             tags = frozenset((ins.tag, "RMW"))
             op = ("=", ops[0]) if k == "xchg" else (ins.op, ops[0])
+            if self.track:  # value_domains() closes the location's values under these ops
+                p.sym[loc] = p.sym.get(loc, ()) + ((op, opd),)
+                c.pc += 1
+                self._stack.append(c)
+                return
             i = self._emit(p, Ev("R", loc, None, tags, ins.origin, tid), ctrl, ad)
             j = self._emit(p, Ev("W", loc, None, tags, ins.origin, tid, op=op), ctrl, ad,
                            od if k == "xchg" else od | (1 << i))
@@ -353,7 +384,7 @@ class _Walker:
             self._stack.append(c)
             return
         children = []
-        for old, pv in self._values(loc, me):
+        for old, dv in self._values(loc):
             if ins.await_ is not None and not truth(evaluate(ins.await_, {"$v": old})):
                 continue
             write = True
@@ -374,7 +405,7 @@ class _Walker:
             q = self._fork(p)
             self._pc, self._regs = pc, regs
             tags = frozenset((ins.tag, "RMW"))
-            mine = pv | {me}
+            mine = dv + 1
             if ins.dst is not None and ins.result is not None:
                 ret = evaluate(ins.result, {"$r": ret})
             i = self._emit(q, Ev("R", loc, old, tags, ins.origin, tid, ret=ret), ctrl, ad)
@@ -383,10 +414,10 @@ class _Walker:
                 # the write, which linux-kernel.cat's to-r and to-w then see (not xchg, not cmpxchg)
                 own = 1 << i if k in _ARITHMETIC else 0
                 copy = self._copy_of(ins.operands[-1], c.copies) if k in ("xchg", "cmpxchg") else -1
-                j = self._emit(q, Ev("W", loc, new, tags, ins.origin, tid, (mine | opv) if self.track else mine,
+                j = self._emit(q, Ev("W", loc, new, tags, ins.origin, tid, max(mine, opd),
                                      copy=copy), ctrl, ad, od | own)
                 q.rmw.append((i, j))
-            r2, d2, p2 = dict(regs), dict(deps), dict(prov)
+            r2, d2, p2 = dict(regs), dict(deps), dict(depth)
             if ins.dst is not None:
                 r2[ins.dst] = ret
                 d2[ins.dst] = 1 << i
@@ -397,50 +428,169 @@ class _Walker:
         self._fork_all(children)
 
 
+def _registers_read(program, thread) -> frozenset:
+    """The registers some instruction of `thread` reads, or the condition, filter or locations name."""
+    out: set = set()
+    for ins in thread.code:
+        for name in ("expr", "cond", "addr", "value"):
+            e = getattr(ins, name, None)
+            if e is not None:
+                out |= registers_of(e)
+        for e in getattr(ins, "operands", ()):
+            out |= registers_of(e)
+    out |= {loc.name for loc in program.watched if loc.thread == thread.index}
+    return frozenset(out)
+
+
+def _local_filters(program) -> dict:
+    """The filter's conjuncts that name the registers of one thread only: thread -> [prop].  A
+    path whose final registers fail one can be in no execution the filter keeps (an exported
+    wait, `filter (0:w0=0 /\\ ...)`, drops its blocking paths this way, before any combination)."""
+    f = program.filter
+    if f is None:
+        return {}
+    parts = f.args if isinstance(f, PAnd) else (f,)
+    out: dict = {}
+    for part in parts:
+        threads = {loc.thread for loc in prop_locations(part)}
+        if len(threads) == 1 and None not in threads:
+            out.setdefault(threads.pop(), []).append(part)
+    return out
+
+
 def thread_paths(program, domains, budget=None, symbolic=True) -> tuple[list[list[Path]], int]:
     """Every thread's paths under the given read-value domains, and how many paths the loop bound cut.
 
     symbolic=False guesses the old value of every RMW (the slow reference the tests compare with)."""
     out, cut = [], 0
+    local = _local_filters(program)
     for th in program.threads:
         w = _Walker(program, th, domains, False, budget, symbolic)
-        out.append(w.run())
+        walked = w.run()
+        props = local.get(th.index)
+        if props:
+            t = th.index
+            walked = [q for q in walked if q.error is not None
+                      or all(holds(pr, {f"{t}:{k}": v for k, v in q.regs.items()}) for pr in props)]
+        out.append(walked)
         cut += w.cut
     return out, cut
 
 
 def _minimal(entries) -> tuple:
-    """Per value keep only the subset-minimal provenances (a smaller one is usable wherever a larger is)."""
-    byval: dict = {}
-    for v, pv in entries:
-        byval.setdefault((type(v).__name__, v), (v, []))[1].append(pv)
-    out = []
-    for v, provs in byval.values():
-        provs = sorted(set(provs), key=len)
-        keep: list = []
-        for pv in provs:
-            if not any(k <= pv for k in keep):
-                keep.append(pv)
-        out.extend((v, pv) for pv in keep)
-    out.sort(key=lambda e: (isinstance(e[0], str), str(e[0]) if isinstance(e[0], str) else e[0], sorted(e[1])))
-    return tuple(out)
+    """Per value, the smallest depth it is reached with (a shallower derivation is usable wherever
+    a deeper one is), sorted so that equal domains compare equal."""
+    best: dict = {}
+    for v, d in entries:
+        k = (type(v).__name__, v)
+        if k not in best or d < best[k][1]:
+            best[k] = (v, d)
+    return tuple(sorted(best.values(), key=lambda e: (isinstance(e[0], str), str(e[0]) if isinstance(e[0], str)
+                                                      else e[0])))
+
+
+def _apply(op: tuple, v):
+    return op[1] if op[0] == "=" else apply_op(op[0], v, op[1])
+
+
+def _interleavings(start, runs: list[set], limit: int) -> list:
+    """The (value, depth) pairs a location holds when, from `start`, each thread has run a prefix
+    of one of its sequences of RMWs (`runs[t]`), interleaved: co follows each thread's program
+    order (CoWW), and every RMW reads the write just before it in co."""
+    out: dict = {}
+    for choice in product(*(sorted(r) for r in runs)):
+        frontier = {((0,) * len(choice), start[0], start[1])}
+        while frontier:
+            nxt = set()
+            for pos, v, d in frontier:
+                k = (type(v).__name__, v)
+                if k not in out or d < out[k][1]:
+                    out[k] = (v, d)
+                for t, seq in enumerate(choice):
+                    if pos[t] < len(seq):
+                        (op, opd) = seq[pos[t]]
+                        try:
+                            w = _apply(op, v)
+                        except EvalError:
+                            continue  # arithmetic on a pointer: no such execution
+                        e = max(d + 1, opd)
+                        if e <= limit:
+                            nxt.add((pos[:t] + (pos[t] + 1,) + pos[t + 1:], w, e))
+            frontier = nxt
+            if len(out) > MAX_DOMAIN:
+                return list(out.values())
+    return list(out.values())
+
+
+def _closure(entries, ops: set, times: int, limit: int) -> list:
+    """The (value, depth) pairs `entries` reach by at most `times` of the RMWs `ops` in any order
+    (for values a plain write put there: the RMWs after it in co are not known in advance)."""
+    out = dict(((type(v).__name__, v), (v, d)) for v, d in _minimal(entries))
+    frontier = list(out.values())
+    for _ in range(times):
+        nxt = []
+        for v, d in frontier:
+            for op, opd in ops:
+                try:
+                    w = _apply(op, v)
+                except EvalError:
+                    continue
+                k, e = (type(w).__name__, w), (w, max(d + 1, opd))
+                if e[1] <= limit and (k not in out or e[1] < out[k][1]):
+                    out[k] = e
+                    nxt.append(e)
+        if not nxt:
+            break
+        frontier = nxt
+        if len(out) > MAX_DOMAIN:
+            break
+    return list(out.values())
+
+
+def _maximal(seqs: set) -> set:
+    """The sequences that are not a prefix of another (a prefix's values are the longer one's too)."""
+    return {a for a in seqs if not any(len(b) > len(a) and b[:len(a)] == a for b in seqs)}
+
+
+def _read_bound(program) -> int:
+    """How many reads one execution can chain, one's value feeding the next: at most every read
+    instruction of every thread, each as often as the loop bound lets it run."""
+    reads = (Load, Rmw, Lock, TryLock, IsLocked)
+    return sum(sum(isinstance(i, reads) for i in th.code) for th in program.threads) * (program.loop_bound + 1)
 
 
 def value_domains(program, budget=None, symbolic=True) -> tuple[dict, list[list[Path]], int]:
-    """The fixpoint of (value, provenance) each location may hold, and the thread paths under it.
+    """The values each location may hold (each with its depth), and the thread paths under them.
 
-    A read never takes a value computed from its own result (herd7 cannot solve such a cyclic
-    equation), which keeps counters such as two atomic_inc()s finite.
+    A fixpoint from the initial values: walk every thread with reads taking the values known so
+    far, collect what its writes store, repeat until nothing new appears.  A value's depth
+    counts the reads it was computed through; values deeper than the reads one execution can
+    chain are out of reach and dropped, which keeps counters finite.  The domain may hold more
+    than executions reach (a read fed by itself, say): the candidate executions are checked
+    exactly afterwards.  RMWs whose old value nobody uses (atomic_add() on _refcount) are not
+    walked value by value: the location's values are closed under their operations.
     """
-    init = {loc: ((v, frozenset()),) for loc, v in program.init_memory.items()}
+    limit = _read_bound(program)
+    init = {loc: ((v, 0),) for loc, v in program.init_memory.items()}
     domains = dict(init)
-    for _ in range(64):
+    for _ in range(limit + 2):
         grown = {loc: list(es) for loc, es in init.items()}
-        for th in program.threads:
-            w = _Walker(program, th, domains, True, budget)
-            w.run()
-            for loc, v, pv in set(w.written):
-                grown.setdefault(loc, [(0, frozenset())]).append((v, pv))
+        runs: dict = {}  # location -> per thread, the sequences of RMWs resolved along co its paths run
+        for t, th in enumerate(program.threads):
+            w = _Walker(program, th, domains, True, budget, symbolic)
+            for q in w.run():
+                for loc, seq in q.sym.items():
+                    runs.setdefault(loc, [set() for _ in program.threads])[t].add(seq)
+            for loc, v, d in set(w.written):
+                if d <= limit:
+                    grown.setdefault(loc, [(0, 0)]).append((v, d))
+        for loc, per_thread in runs.items():
+            per_thread = [_maximal(r) or {()} for r in per_thread]
+            start = (program.init_memory.get(loc, 0), 0)
+            later = [e for e in grown.setdefault(loc, [(0, 0)]) if e != start]  # values plain writes put there
+            ops = {op for r in per_thread for seq in r for op in seq}
+            chain = sum(max(len(seq) for seq in r) for r in per_thread)
+            grown[loc] = _interleavings(start, per_thread, limit) + _closure(later, ops, chain, limit)
         new = {loc: _minimal(es) for loc, es in grown.items()}
         if new == domains:
             paths, cut = thread_paths(program, domains, budget=budget, symbolic=symbolic)

@@ -9,7 +9,7 @@ from ...expr import EvalError, apply_op
 from .paths import LOCK_TAGS
 from .relations import bits
 
-__all__ = ["location_choices"]
+__all__ = ["location_choices", "ChoiceCache"]
 
 
 def _ok(st, evs: list[int], rf: dict, order: list[int]) -> bool:
@@ -56,6 +56,52 @@ def _ok(st, evs: list[int], rf: dict, order: list[int]) -> bool:
             if (st.ext[r] >> mid) & 1 and (st.ext[mid] >> w) & 1:
                 return False
     return True
+
+
+def _path_signature(path, loc: str) -> tuple:
+    """A path's reads and writes of `loc`, as location_choices() sees them (cached on the path)."""
+    sigs = path.__dict__.setdefault("_loc_sigs", {})
+    sig = sigs.get(loc)
+    if sig is None:
+        mine = [j for j, e in enumerate(path.events) if e.loc == loc and e.kind in "RW"]
+        at = {j: k for k, j in enumerate(mine)}
+        partner = {a: b for a, b in path.rmw}
+        sig = tuple((e.kind, e.value, e.op, e.tags, at.get(partner.get(j, -1), -1))
+                    for j in mine for e in (path.events[j],))
+        sigs[loc] = sig
+    return sig
+
+
+class ChoiceCache:
+    """location_choices() per location shape: path combinations often share one location's events
+    (the same reads and writes of `data` under different paths elsewhere), and the choices depend
+    on nothing else.  Kept as positions among the location's events, mapped back per structure;
+    a shape known to have no choice rules a combination out before its structure is built."""
+
+    def __init__(self) -> None:
+        self._memo: dict = {}
+
+    @staticmethod
+    def key(combo, loc: str) -> tuple:
+        return (loc, tuple(_path_signature(p, loc) for p in combo))
+
+    def dead(self, combo, locations) -> bool:
+        """Whether some location of this path combination is known to have no rf/co choice."""
+        memo = self._memo
+        return any(memo.get(self.key(combo, loc)) == [] for loc in locations)
+
+    def get(self, st, loc: str, budget=None) -> list[tuple[dict, list[int], dict]]:
+        evs = [i for i in bits(st.byloc.get(loc, 0)) if st.events[i].kind in "RW"]
+        key = self.key(st.combo, loc)
+        local = self._memo.get(key)
+        if local is None:
+            pos = {g: k for k, g in enumerate(evs)}
+            found = location_choices(st, loc, budget)
+            local = [({pos[r]: pos[w] for r, w in rf.items()}, [pos[w] for w in order],
+                      {pos[w]: v for w, v in val.items()}) for rf, order, val in found]
+            self._memo[key] = local
+        return [({evs[r]: evs[w] for r, w in rf.items()}, [evs[w] for w in order], {evs[w]: v for w, v in val.items()})
+                for rf, order, val in local]
 
 
 def location_choices(st, loc: str, budget=None) -> list[tuple[dict, list[int], dict]]:
