@@ -426,12 +426,12 @@ class _Thread:
             out.append(f"{ind}{dst} = {_strip(self.expr(ins.result, {'$r': dst}))};")
         return out
 
-    # ---- control flow: unroll to a DAG, then structure by post-dominators ----------------------
+    # ---- control flow: unroll to a DAG, then structure by each branch's join ------------------
     def run(self) -> _ThreadOut:
-        succ = self.graph()
-        pdom = self.postdominators(succ)
-        self.succ, self.pdom = succ, pdom
-        self.region((0, (0,) * len(self.back)), _EXIT, "\t")
+        self.succ = self.graph()
+        self.emitted = 0
+        end, lines = self.region((0, (0,) * len(self.back)), frozenset(), "\t")
+        self.o.lines = lines
         return self.o
 
     def graph(self) -> dict:
@@ -525,65 +525,62 @@ class _Thread:
             self.o.regs["$lb"] = name
         return self.o.regs["$lb"]
 
-    @staticmethod
-    def postdominators(succ: dict) -> dict:
-        order, seen = [], set()
-        start = next(iter(succ))
-        stack = [(start, iter(succ.get(start, ())))]
-        seen.add(start)
-        while stack:
-            node, it = stack[-1]
-            for s in it:
-                if s not in seen and s != _EXIT:
-                    seen.add(s)
-                    stack.append((s, iter(succ.get(s, ()))))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-        pdom = {_EXIT: frozenset([_EXIT])}
-        for node in order:  # postorder: successors first
-            sets = [pdom[s] for s in succ[node]]
-            pdom[node] = frozenset.intersection(*sets) | {node}
-        return pdom
-
-    def ipdom(self, node):
-        rest = self.pdom[node] - {node}
-        return max(rest, key=lambda m: len(self.pdom[m]))
-
-    def region(self, node, stop, ind: str) -> None:
-        lines = self.o.lines
-        while node != stop and node != _EXIT:
+    def region(self, node, stops: frozenset, ind: str) -> tuple:
+        """Write the code from `node` until a node whose instruction is in `stops` (or the end);
+        returns where it stopped and the lines.  An if's arms run to the end of the statement
+        (its join), so herd7 sees the same control dependencies as pinrace: the arms, and what
+        a goto out of them runs, nested as unrolling nests it.  When the arms reach the join in
+        different states (a loop counter), each arm carries on to the end on its own."""
+        lines: list[str] = []
+        while node != _EXIT and not (node[0] != "cut" and node[0] in stops):
+            self.emitted += 1
+            if self.emitted > MAX_NODES:
+                raise Unsupported(f"P{self.th.index} is too large to write out for herd7 (over {MAX_NODES:,} "
+                                  "instructions once its loops are unrolled)")
             if node[0] == "cut":
                 lines.append(f"{ind}{self.reg_lb()} = 1;")  # past the loop bound: the filter drops it
                 node = self.succ[node][0]
                 continue
-            pc = node[0]
-            ins = self.code[pc]
+            ins = self.code[node[0]]
             if isinstance(ins, Jump):
                 node = self.succ[node][0]
                 continue
             if isinstance(ins, Branch):
-                join = self.ipdom(node)
+                join = ins.join if ins.join >= 0 else ins.target
                 yes, no = self.succ[node]
+                inner = stops | {join}
+                t_end, then = self.region(yes, inner, ind + "\t")
+                e_end, other = self.region(no, inner, ind + "\t")
+                if t_end != e_end:  # no common join: each arm runs on to the end of this region
+                    if t_end != _EXIT and t_end[0] == join:
+                        t_end, more = self.region(t_end, stops, ind + "\t")
+                        then += more
+                    if e_end != _EXIT and e_end[0] == join:
+                        e_end, more = self.region(e_end, stops, ind + "\t")
+                        other += more
+                if t_end != e_end:
+                    # still apart (an early return): each arm runs to the thread's end, since the
+                    # caller takes this statement for the last one and writes nothing after it
+                    if t_end != _EXIT:
+                        t_end, more = self.region(t_end, frozenset(), ind + "\t")
+                        then += more
+                    if e_end != _EXIT:
+                        e_end, more = self.region(e_end, frozenset(), ind + "\t")
+                        other += more
                 cond = _strip(self.expr(ins.cond))
-                self.o.lines = []
-                self.region(yes, join, ind + "\t")
-                then = self.o.lines
-                self.o.lines = []
-                self.region(no, join, ind + "\t")
-                other = self.o.lines
-                self.o.lines = lines
                 if then and other:
                     lines += [f"{ind}if ({cond}) {{", *then, f"{ind}}} else {{", *other, f"{ind}}}"]
                 elif then:
                     lines += [f"{ind}if ({cond}) {{", *then, f"{ind}}}"]
                 elif other:
                     lines += [f"{ind}if ({_paren(cond)} == 0) {{", *other, f"{ind}}}"]
-                node = join
+                if t_end != e_end:
+                    return _EXIT, lines
+                node = t_end
                 continue
             lines += self.emit(ins, ind)
             node = self.succ[node][0]
+        return node, lines
 
 
 def _fold(e) -> int | None:
