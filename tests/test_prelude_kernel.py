@@ -108,5 +108,6 @@ def test_set_page_dirty_lock_takes_the_page_lock_around_test_set_page_dirty_v5_0
 
 @pytest.mark.parametrize("helper", ["wait_on_page_writeback", "folio_wait_writeback"])
 def test_waits_on_a_clear_bit_do_not_block(helper):
-    src = f"C w\n{{ struct page page; }}\nP0(struct page *page) {{ int r0; {helper}(page); r0 = 1; }}\nexists (0:r0=1)\n"
+    src = (f"C w\n{{ struct page page; }}\n"
+           f"P0(struct page *page) {{ int r0; {helper}(page); r0 = 1; }}\nexists (0:r0=1)\n")
     assert _verdicts(src) == ("Always", "Always", "Always")
