@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from .. import __version__
 from . import problem
+from .edge import BodyGuard, HostAllowList, PerClient, allowed_hosts
 from .jobs import JobRunner
 from .rest import router
 from .security import SecurityHeaders, cors_origins, origin_allowed
@@ -37,8 +38,9 @@ Interactive stepping is on the websocket at `/ws` (see docs/websocket.md).
 """
 
 
-def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND) -> FastAPI:
-    """The web app.  `runner` is the exploration pool (one is made when None)."""
+def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND, bind: str | None = None) -> FastAPI:
+    """The web app.  `runner` is the worker pool (one is made when None); `bind` the address the
+    server listens on, which the Host allow-list accepts besides the loopback names."""
     runner = runner or JobRunner()
 
     @asynccontextmanager
@@ -52,12 +54,16 @@ def create_app(runner: JobRunner | None = None, frontend: Path | None = FRONTEND
     app = FastAPI(title="pinrace", version=__version__, description=_DESCRIPTION, lifespan=lifespan)
     app.state.runner = runner
     problem.install(app)
-    app.add_middleware(problem.BodyLimit)
+    # outermost last: every answer carries the security headers; a wrong Host is refused before
+    # anything else; then connections per client; the body is read (bounded) before any route
+    app.add_middleware(BodyGuard)
     origins = cors_origins()
     if origins:  # closed unless PINRACE_CORS_ORIGINS names who may call the API from a browser
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["content-type", "accept"])
-    app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 from BodyLimit too, carries them
+    app.add_middleware(PerClient)
+    app.add_middleware(HostAllowList, hosts=allowed_hosts(bind))
+    app.add_middleware(SecurityHeaders)
     app.include_router(router)
     app.include_router(share_router)
 

@@ -1,0 +1,425 @@
+"""Worker processes for every job the server runs on scenario text, each job on its own.
+
+Why not concurrent.futures.ProcessPoolExecutor: when one of its workers dies (the kernel's
+OOM killer, a crash, our own hard stop) the whole executor is "broken" and every job in it
+fails.  Here each worker process has a slot thread in the server that owns it: the thread
+sends one job at a time over a pipe, forwards the job's progress, and watches the process.
+A process that dies fails the job it was running and nothing else; the slot starts a fresh
+process for its next job.
+
+The slot thread also enforces the two budgets no job can escape, whatever code it sits in:
+a wall-clock limit per job (`seconds`) and a resident-size limit per process
+(`memory_mb`).  Past either, the process is killed (SIGKILL) and the job fails with
+Overrun("time" | "memory").  Jobs are expected to stop themselves well before that
+(exploration budgets, pinrace.guard); this is the backstop.
+
+Scheduling is fair between clients (their addresses): a free process takes the oldest job
+of the client with the fewest jobs running.  `size` processes serve everyone; `spares` more
+start only jobs of a client that has nothing running, so one client's long explorations
+never make another client's small check wait for them.
+
+Nothing here imports the web stack: the worker processes (spawned, not forked) import only
+this module and the job functions they are sent (by reference: functions of pinrace.api.work).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_any
+
+__all__ = ["Pool", "Task", "JobContext", "WorkerDied", "Overrun"]
+
+log = logging.getLogger("pinrace.api")
+
+WATCH_EVERY = 0.1  # seconds between a slot's looks at its job's clock and its process's size
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class WorkerDied(Exception):
+    """The process ended without answering (killed from outside, crashed)."""
+
+
+class Overrun(Exception):
+    """The pool stopped the job's process: it passed its time ("time") or memory ("memory") limit."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(eq=False)
+class Task:
+    """One job: `future` gets fn's return value, or WorkerDied / Overrun / RuntimeError."""
+
+    fn: Callable
+    args: tuple
+    client: str | None
+    seconds: float | None
+    progress: Callable[[dict], None] | None
+    id: int
+    future: Future = field(default_factory=Future)
+    slot: _Slot | None = None
+    seq: int = 0
+    server_cpu: float = 0.0  # CPU seconds the server spent receiving the answer (unpickling it)
+
+
+class JobContext:
+    """What a job function gets as its last argument, in the worker: progress out, cancel in."""
+
+    def __init__(self, send: Callable[[tuple], None], job_id: int, cancel: threading.Event):
+        self._send = send
+        self._id = job_id
+        self._cancel = cancel
+        self.recycle = False  # set by a job whose process should not run another (interrupted mid-way)
+
+    def progress(self, item: dict) -> None:
+        try:
+            self._send(("progress", self._id, item))
+        except Exception:  # the server is gone: the job ends by its budget
+            pass
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE / (1 << 20)
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _worker_main(conn: Connection, initializer: Callable[[], None] | None) -> None:
+    """A worker process: run jobs one at a time; a reader thread takes jobs and cancels off the pipe."""
+    if initializer is not None:
+        initializer()
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    cancel = threading.Event()
+    current = [None]
+    send_lock = threading.Lock()
+
+    def send(msg: tuple) -> None:
+        with send_lock:
+            conn.send(msg)
+
+    def reader() -> None:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # the server is gone: so is the point of this process
+            if msg[0] == "job":
+                # set here, not when the job starts: a cancel right behind it must not be lost
+                cancel.clear()
+                current[0] = msg[1]
+                jobs.put(msg)
+            elif msg[0] == "cancel" and msg[1] == current[0]:
+                cancel.set()
+            elif msg[0] == "stop":
+                jobs.put(None)
+
+    threading.Thread(target=reader, daemon=True, name="pinrace-worker-reader").start()
+    while True:
+        msg = jobs.get()
+        if msg is None:
+            return
+        _, job_id, fn, args = msg
+        ctx = JobContext(send, job_id, cancel)
+        try:
+            out = ("result", job_id, fn(*args, ctx), ctx.recycle)
+        except BaseException as e:  # job functions catch their own errors; this is a bug
+            out = ("error", job_id, f"{type(e).__name__}: {e}", True)
+        try:
+            send(out)
+        except Exception as e:  # an answer that does not pickle: a bug, said as such
+            send(("error", job_id, f"unpicklable answer: {type(e).__name__}: {e}", False))
+        if out[3]:
+            return
+
+
+class _Slot(threading.Thread):
+    """Owns one worker process: starts it, feeds it jobs, watches it, replaces it."""
+
+    def __init__(self, pool: Pool, index: int):
+        super().__init__(daemon=True, name=f"pinrace-slot-{index}")
+        self.pool = pool
+        self.proc = None
+        self.conn: Connection | None = None
+        self.send_lock = threading.Lock()
+        self.done = 0  # jobs the current process has run
+
+    # ---- the process --------------------------------------------------------------------
+    def ensure_process(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            return
+        self.stop_process(kill=True)
+        parent, child = multiprocessing.Pipe(duplex=True)
+        proc = self.pool.ctx.Process(target=_worker_main, args=(child, self.pool.initializer), daemon=True,
+                                     name="pinrace-worker")
+        proc.start()
+        child.close()
+        self.proc, self.conn, self.done = proc, parent, 0
+
+    def stop_process(self, kill: bool) -> None:
+        with self.send_lock:  # pool.cancel() may be sending to this process from the event loop
+            proc, conn, self.proc, self.conn = self.proc, self.conn, None, None
+        if proc is None:
+            return
+        try:
+            if kill:
+                proc.kill()
+            else:
+                conn.send(("stop",))
+        except (OSError, ValueError):
+            pass
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=5)
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def send(self, msg: tuple) -> None:
+        with self.send_lock:
+            if self.conn is not None:
+                self.conn.send(msg)
+
+    # ---- jobs -------------------------------------------------------------------------------
+    def run(self) -> None:
+        while True:
+            task = self.pool._take(self)
+            if task is None:
+                self.stop_process(kill=False)
+                return
+            try:
+                self._run(task)
+            except Exception as e:  # the slot must outlive any one job
+                log.exception("worker slot failed")
+                if not task.future.done():
+                    task.future.set_exception(RuntimeError(f"worker slot failed: {e}"))
+                self.stop_process(kill=True)
+            finally:
+                self.pool._finished(task)
+
+    def _run(self, task: Task) -> None:
+        try:
+            self.ensure_process()
+            self.send(("job", task.id, task.fn, task.args))
+        except Exception as e:  # could not start a process, or the job's arguments do not pickle
+            task.future.set_exception(RuntimeError(f"could not start the job: {type(e).__name__}: {e}"))
+            self.stop_process(kill=True)
+            return
+        started = time.monotonic()
+        limit_mb = self.pool.memory_mb
+        while True:
+            ready = wait_any([self.conn, self.proc.sentinel], timeout=WATCH_EVERY)
+            if self.conn in ready:
+                c0 = time.thread_time()
+                try:
+                    msg = self.conn.recv()
+                except (EOFError, OSError):
+                    msg = None
+                task.server_cpu += time.thread_time() - c0
+                if msg is None:
+                    task.future.set_exception(WorkerDied("the worker process died"))
+                    self.stop_process(kill=True)
+                    return
+                kind = msg[0]
+                if kind == "progress":
+                    if msg[1] == task.id and task.progress is not None:
+                        task.progress(msg[2])
+                elif kind == "result":
+                    task.future.set_result(msg[2])
+                else:
+                    log.error("job %s failed in its worker: %s", getattr(task.fn, "__name__", task.fn), msg[2])
+                    task.future.set_exception(RuntimeError(msg[2]))
+                if kind != "progress":
+                    self._after(msg[3])
+                    return
+            elif self.proc.sentinel in ready:
+                self.proc.join(1)
+                task.future.set_exception(WorkerDied(f"the worker process died (exit code {self.proc.exitcode})"))
+                self.stop_process(kill=True)
+                return
+            # a job that keeps reporting progress is watched as closely as a silent one
+            reason = None
+            if task.seconds is not None and time.monotonic() - started > task.seconds:
+                reason = "time"
+            elif limit_mb and _rss_mb(self.proc.pid) > limit_mb:
+                reason = "memory"
+            if reason:
+                self.stop_process(kill=True)
+                task.future.set_exception(Overrun(reason))
+                return
+
+    def _after(self, recycle: bool) -> None:
+        """A job answered: keep the process for the next, or replace it."""
+        limit_mb = self.pool.memory_mb
+        self.done += 1
+        rss = _rss_mb(self.proc.pid)
+        if recycle or self.done >= self.pool.max_tasks or (limit_mb and rss > limit_mb / 2):
+            # its own request, its share of jobs, or memory a finished job left behind (the
+            # allocator keeps it): a fresh process rather than one that starts near its limit
+            self.stop_process(kill=recycle)
+
+
+class Pool:
+    """`size` + `spares` worker processes (spawned, niced) running jobs fairly between clients."""
+
+    def __init__(self, size: int, spares: int = 0, memory_mb: float | None = None, max_tasks: int = 200,
+                 initializer: Callable[[], None] | None = None):
+        self.size, self.spares = size, spares
+        self.memory_mb = memory_mb
+        self.max_tasks = max_tasks
+        self.initializer = initializer
+        self.ctx = multiprocessing.get_context("spawn")
+        self._cond = threading.Condition()
+        self._queues: dict[str | None, deque[Task]] = {}
+        self._running: dict[str | None, int] = {}
+        self._n_running = 0
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._slots = [_Slot(self, i) for i in range(size + spares)]
+        for s in self._slots:
+            s.start()
+
+    # ---- counts -------------------------------------------------------------------------
+    @property
+    def running(self) -> int:
+        return self._n_running
+
+    @property
+    def queued(self) -> int:
+        with self._cond:
+            return sum(len(q) for q in self._queues.values())
+
+    def pids(self) -> list[int]:
+        """The worker processes alive now (tests kill them)."""
+        return [s.proc.pid for s in self._slots if s.proc is not None and s.proc.is_alive()]
+
+    # ---- submitting and cancelling ------------------------------------------------------
+    def submit(self, fn: Callable, *args, client: str | None = None, seconds: float | None = None,
+               progress: Callable[[dict], None] | None = None) -> Task:
+        """Queue `fn(*args, JobContext)` for a worker; `seconds` is the hard wall-clock limit once it runs."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the worker pool is shut down")
+            task = Task(fn, args, client, seconds, progress, next(self._ids))
+            task.seq = task.id
+            self._queues.setdefault(client, deque()).append(task)
+            self._cond.notify_all()
+        return task
+
+    def cancel(self, task: Task) -> None:
+        """Drop a queued task (its future is cancelled); ask a running one to stop (it answers early)."""
+        with self._cond:
+            q = self._queues.get(task.client)
+            if q is not None and task in q:
+                q.remove(task)
+                if not q:
+                    del self._queues[task.client]
+                task.future.cancel()
+                return
+            slot = task.slot
+        if slot is not None and not task.future.done():
+            try:
+                slot.send(("cancel", task.id))
+            except (OSError, ValueError):
+                pass
+
+    # ---- scheduling (slot threads) ----------------------------------------------------------
+    def _pick(self) -> Task | None:
+        if self._n_running >= self.size + self.spares:
+            return None
+        spare_only = self._n_running >= self.size
+        best = None
+        for client, q in self._queues.items():
+            mine = self._running.get(client, 0)
+            if spare_only and mine:
+                continue
+            key = (mine, q[0].seq)
+            if best is None or key < best[0]:
+                best = (key, client)
+        if best is None:
+            return None
+        q = self._queues[best[1]]
+        task = q.popleft()
+        if not q:
+            del self._queues[best[1]]
+        return task
+
+    def _take(self, slot: _Slot) -> Task | None:
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                task = self._pick()
+                if task is not None:
+                    task.slot = slot
+                    self._n_running += 1
+                    self._running[task.client] = self._running.get(task.client, 0) + 1
+                    if task.future.set_running_or_notify_cancel():
+                        return task
+                    self._release(task)
+                    continue
+                self._cond.wait()
+
+    def _release(self, task: Task) -> None:
+        self._n_running -= 1
+        n = self._running.get(task.client, 0) - 1
+        if n > 0:
+            self._running[task.client] = n
+        else:
+            self._running.pop(task.client, None)
+
+    def _finished(self, task: Task) -> None:
+        with self._cond:
+            self._release(task)
+            task.slot = None
+            self._cond.notify_all()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start every worker process now rather than for the first job (each takes a moment)."""
+        threads = [threading.Thread(target=s.ensure_process, daemon=True) for s in self._slots if s.proc is None]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def shutdown(self, wait: float = 5.0) -> None:
+        """Stop taking jobs; idle processes exit, running jobs get `wait` seconds (the caller has
+        cancelled them: they stop within ~50 ms), then their processes are killed."""
+        with self._cond:
+            self._closed = True
+            pending = [t for q in self._queues.values() for t in q]
+            self._queues.clear()
+            self._cond.notify_all()
+        for t in pending:
+            t.future.cancel()
+        deadline = time.monotonic() + wait
+        for s in self._slots:
+            s.join(timeout=max(0.0, deadline - time.monotonic()))
+        for s in self._slots:
+            if s.is_alive():  # a job that does not stop: end its process; the slot then sees it gone
+                p = s.proc
+                if p is not None:
+                    try:
+                        p.kill()
+                    except (OSError, AttributeError):
+                        pass
+                s.join(timeout=5)

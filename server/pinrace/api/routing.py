@@ -1,0 +1,65 @@
+"""What the REST routes share: whose request it is, and running its jobs until they answer or the client leaves."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import Request
+
+from . import work
+from .problem import ApiError
+
+__all__ = ["client_key", "answers", "one_job", "ClientGone"]
+
+
+def client_key(request: Request) -> str:
+    """Whose share a job counts against: the peer address (behind a proxy, the proxy's,
+    unless uvicorn runs with --proxy-headers and --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
+
+
+class ClientGone(Exception):
+    """The client closed the connection while its jobs ran: they were cancelled; nobody reads an answer."""
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client goes away.  Once the body is read, the server's next message for this
+    request is http.disconnect: when the client closes the connection, or when the answer is sent."""
+    while True:
+        msg = await request.receive()
+        if msg["type"] == "http.disconnect":
+            return
+
+
+async def answers(request: Request, jobs: list) -> list[dict]:
+    """The jobs' answers; if the client leaves first, the jobs are cancelled (they stop within
+    ~50 ms and free their workers) and ClientGone ends the request."""
+    pending = asyncio.ensure_future(asyncio.gather(*(j.result() for j in jobs)))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({pending, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if pending.done():
+        return pending.result()
+    for j in jobs:
+        j.cancel()
+    pending.cancel()
+    raise ClientGone
+
+
+def answer(out: dict) -> dict:
+    """A one-job route's answer, or its error with the job's status."""
+    if "error" in out:
+        raise ApiError(out.get("status", 422), out["error"])
+    return out["result"]
+
+
+async def one_job(request: Request, fn, *args, what: str) -> dict:
+    """Run `fn(*args)` in a worker for this client (stepping budget), cancelled if the client leaves."""
+    job = request.app.state.runner.submit(fn, *args, client=client_key(request), seconds=work.prepare_seconds(),
+                                          what=what)
+    (out,) = await answers(request, [job])
+    return answer(out)
+
+
