@@ -401,14 +401,21 @@ def cmd_serve(args) -> int:
     import gc
 
     from .api.app import create_app
+    from .limits import LIMITS
 
-    app = create_app()
+    app = create_app(bind=args.host)  # the Host allow-list takes the address served besides loopback
     # step replies are small and many: the default gen-0 threshold runs a collection every few
     # replies, and full collections over the imported web stack showed up as the latency tail
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    # uvicorn closes a websocket whose message exceeds 1 MiB before the session parses it
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_max_size=1 << 20)
+    # What uvicorn can bound, it does: a websocket message over 1 MiB closes the connection before
+    # the session parses it, idle keep-alive connections close after PINRACE_KEEPALIVE_SECONDS,
+    # a websocket peer that stops answering pings is dropped.  It has no deadline for a request's
+    # headers and no per-address connection limit: a public instance runs behind the nginx
+    # configuration in docs/deploy/ (docs/limits.md, "Slow clients").
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_max_size=1 << 20,
+                timeout_keep_alive=max(1, round(LIMITS.keepalive_seconds)), ws_ping_interval=20.0,
+                ws_ping_timeout=20.0, server_header=False)
     return EXIT_SAFE
 
 

@@ -100,6 +100,9 @@ class Job:
             return {"error": {"code": "worker-died", "message": f"the worker process running {self.what} died "
                               f"({e}); try again"}, "status": 503}
         except Overrun as e:
+            if e.reason == "cancelled":
+                return {"error": {"code": "cancelled", "message": f"{self.what} was cancelled (and did not stop by "
+                                  "itself: its worker process was stopped)"}, "status": 409}
             if e.reason == "memory":
                 why = f"its memory limit ({LIMITS.memory_mb:g} MiB, PINRACE_MAX_MEMORY_MB)"
             else:
@@ -155,7 +158,7 @@ class JobRunner:
         """The worker pool, started on first use (again after a shutdown: an app's lifespan may run twice)."""
         if self._pool is None:
             self._pool = Pool(self.workers, self.spares, memory_mb=self.memory_mb * MEMORY_HEADROOM,
-                              initializer=work.lower_priority)
+                              initializer=work.lower_priority, cancel_grace=LIMITS.overrun_seconds)
         return self._pool
 
     def warm(self) -> None:
@@ -171,6 +174,9 @@ class JobRunner:
 
     def pids(self) -> list[int]:
         return self._pool.pids() if self._pool is not None else []
+
+    def pid_of(self, job: Job) -> int | None:
+        return self._pool.pid_of(job.task) if self._pool is not None else None
 
     # ---- admission ----------------------------------------------------------------------
     @property

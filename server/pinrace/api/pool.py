@@ -5,7 +5,8 @@ OOM killer, a crash, our own hard stop) the whole executor is "broken" and every
 fails.  Here each worker process has a slot thread in the server that owns it: the thread
 sends one job at a time over a pipe, forwards the job's progress, and watches the process.
 A process that dies fails the job it was running and nothing else; the slot starts a fresh
-process for its next job.
+process for its next job.  A job asked to stop that does not (code that polls no cancel flag)
+loses its process after `cancel_grace` seconds.
 
 The slot thread also enforces the two budgets no job can escape, whatever code it sits in:
 a wall-clock limit per job (`seconds`) and a resident-size limit per process
@@ -72,6 +73,7 @@ class Task:
     slot: _Slot | None = None
     seq: int = 0
     server_cpu: float = 0.0  # CPU seconds the server spent receiving the answer (unpickling it)
+    cancel_at: float | None = None  # when a running task was asked to stop
 
 
 class JobContext:
@@ -257,8 +259,11 @@ class _Slot(threading.Thread):
                 return
             # a job that keeps reporting progress is watched as closely as a silent one
             reason = None
-            if task.seconds is not None and time.monotonic() - started > task.seconds:
+            now = time.monotonic()
+            if task.seconds is not None and now - started > task.seconds:
                 reason = "time"
+            elif task.cancel_at is not None and now - task.cancel_at > self.pool.cancel_grace:
+                reason = "cancelled"  # asked to stop and did not: the process goes, with the job
             elif limit_mb and _rss_mb(self.proc.pid) > limit_mb:
                 reason = "memory"
             if reason:
@@ -281,8 +286,9 @@ class Pool:
     """`size` + `spares` worker processes (spawned, niced) running jobs fairly between clients."""
 
     def __init__(self, size: int, spares: int = 0, memory_mb: float | None = None, max_tasks: int = 200,
-                 initializer: Callable[[], None] | None = None):
+                 initializer: Callable[[], None] | None = None, cancel_grace: float = 5.0):
         self.size, self.spares = size, spares
+        self.cancel_grace = cancel_grace  # seconds a cancelled job may take to stop before it is killed
         self.memory_mb = memory_mb
         self.max_tasks = max_tasks
         self.initializer = initializer
@@ -311,6 +317,12 @@ class Pool:
         """The worker processes alive now (tests kill them)."""
         return [s.proc.pid for s in self._slots if s.proc is not None and s.proc.is_alive()]
 
+    def pid_of(self, task: Task) -> int | None:
+        """The process running `task`, or None (queued, or done)."""
+        slot = task.slot
+        proc = slot.proc if slot is not None else None
+        return proc.pid if proc is not None else None
+
     # ---- submitting and cancelling ------------------------------------------------------
     def submit(self, fn: Callable, *args, client: str | None = None, seconds: float | None = None,
                progress: Callable[[dict], None] | None = None) -> Task:
@@ -336,6 +348,7 @@ class Pool:
                 return
             slot = task.slot
         if slot is not None and not task.future.done():
+            task.cancel_at = time.monotonic()  # the slot stops the process if the job does not
             try:
                 slot.send(("cancel", task.id))
             except (OSError, ValueError):
