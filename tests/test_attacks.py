@@ -429,3 +429,27 @@ def test_rest_explorations_stop_when_the_client_disconnects(live):
     while runner.active and time.monotonic() < deadline + 20:
         time.sleep(0.05)
     assert runner.active == 0
+
+
+def test_many_sessions_opening_the_same_scenario_cost_one_compile(app, attacker, monkeypatch):
+    """Twenty users opening the same scenario at once: one compile job, the others wait for it (they
+    would otherwise fill the queue: 503 busy)."""
+    from contextlib import ExitStack
+
+    from pinrace.api import work
+
+    runner = app.state.runner
+    submitted = []
+    real = runner.submit
+    monkeypatch.setattr(runner, "submit", lambda fn, *a, **k: submitted.append(fn) or real(fn, *a, **k))
+    text = SB_SOURCE.replace("C SB", "C SB-opened-by-many")
+    with ExitStack() as stack:  # (a TestClient that runs the app's lifespan: one event loop, as in the server)
+        sockets = [stack.enter_context(attacker.websocket_connect("/ws")) for _ in range(8)]
+        for ws in sockets:
+            assert ws.receive_json()["type"] == "hello"
+            ws.send_json({"type": "load", "scenario": text})
+        for ws in sockets:
+            while (m := ws.receive_json())["type"] not in ("state", "error"):
+                pass
+            assert m["type"] == "state", m
+    assert submitted.count(work.stepping) == 1

@@ -62,7 +62,7 @@ class Limits:
     spare_workers: int = _limit(1, "PINRACE_SPARE_WORKERS", "more worker processes, kept for clients that have "
                                 "nothing running", zero_ok=True)
     explorations: int = _limit(0, "PINRACE_MAX_EXPLORATIONS",
-                               "jobs running or queued on the server (0: 8 per worker)", zero_ok=True)
+                               "jobs running or queued on the server (0: 32 per worker)", zero_ok=True)
     explorations_per_client: int = _limit(4, "PINRACE_MAX_EXPLORATIONS_PER_CLIENT",
                                           "jobs (compiles, explorations, replays) running or queued for one "
                                           "client address")

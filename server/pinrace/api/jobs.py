@@ -146,7 +146,8 @@ class JobRunner:
         self.spares = LIMITS.spare_workers if spares is None else spares
         # overall (PINRACE_MAX_EXPLORATIONS) and per client address (PINRACE_MAX_EXPLORATIONS_PER_CLIENT):
         # one visitor cannot fill the queue that every other visitor waits in
-        self.max_pending = max_pending or LIMITS.explorations or self.workers * 8
+        # (compiles are jobs too: twenty users opening scenarios at once must not find the queue full)
+        self.max_pending = max_pending or LIMITS.explorations or self.workers * 32
         self.per_client = per_client or LIMITS.explorations_per_client
         self.memory_mb = memory_mb or LIMITS.memory_mb
         self._pool: Pool | None = None

@@ -7,6 +7,7 @@ it (and prepare lkmm stepping) under admission control, and keeps the result.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ _cache_chars = 0
 # the same text needs no job: at most this many characters of source behind them (a program
 # takes ~16 bytes of memory per character of text).
 _CACHE_CHARS = 1_000_000
+_compiling: dict = {}  # key -> the future of the job compiling it now
 
 
 async def session_program(runner, scenario: Scenario, model: str, loop_bound: int | None,
@@ -82,13 +84,28 @@ async def session_program(runner, scenario: Scenario, model: str, loop_bound: in
 
     key = _key(scenario.text, loop_bound)
     prog = _cache.get(key)
+    if prog is None and model != "lkmm" and key in _compiling:
+        # the same text is being compiled for another session (twenty users opening the same
+        # scenario at once): wait for that job rather than queue twenty
+        try:
+            await asyncio.shield(_compiling[key])
+        except Exception:
+            pass  # that one failed: this one gets its own answer below
+        prog = _cache.get(key)
     if prog is not None and model != "lkmm":
         _cache.move_to_end(key)
         return prog, None, None, 0.0
     job = runner.submit(work.stepping, scenario.text, model, loop_bound, prog is None, client=client,
                         seconds=work.prepare_seconds(), what="compiling the scenario"
                         + (" and preparing lkmm stepping" if model == "lkmm" else ""))
-    out = await job.result()
+    mine = model != "lkmm" and key not in _compiling
+    if mine:
+        _compiling[key] = asyncio.ensure_future(job.result())
+    try:
+        out = await (_compiling[key] if mine else job.result())
+    finally:
+        if mine:
+            _compiling.pop(key, None)
     if "error" in out:
         raise RemoteError(out["error"], out.get("status", 422))
     if prog is None:
