@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 from fastapi.responses import JSONResponse
 
-from ..formats.json_checks import json_depth, lone_surrogate
+from ..formats.json_checks import json_too_deep, lone_surrogate, may_hold_surrogates
 from ..limits import LIMITS
 from .problem import error_body
 
@@ -187,10 +187,11 @@ class BodyGuard:
         ctype = (_header(scope, b"content-type") or "application/json").split(";")[0].strip().lower()
         if ctype != "application/json" and not ctype.endswith("+json"):
             return  # the route refuses what it cannot read
-        depth = json_depth(body)
-        if depth > LIMITS.json_depth:
-            raise _Refused(422, "bad-request", f"the JSON nests {depth} deep; the limit is {LIMITS.json_depth} "
+        if json_too_deep(body, LIMITS.json_depth):
+            raise _Refused(422, "bad-request", f"the JSON nests more than {LIMITS.json_depth} deep "
                            "(PINRACE_MAX_JSON_DEPTH)")
+        if not may_hold_surrogates(body):
+            return  # (the common case: one search, no parse)
         try:
             value = json.loads(body)
         except (ValueError, RecursionError):

@@ -14,8 +14,8 @@ from ..formats.schedule import schedule_from_json
 from ..library import builtins, find
 from ..limits import LIMITS
 from . import tasks, work
-from .problem import ApiError, error_responses
-from .routing import answers, client_key, one_job
+from .problem import ApiError, error_body, error_responses
+from .routing import answers, client_key, json_response, one_job
 from .scenario import compile_cached, condition_text, resolve
 from .schemas import (
     CheckRequest,
@@ -123,17 +123,19 @@ async def check(req: CheckRequest, request: Request) -> CheckResponse:
                           seconds=work.explore_seconds(budget), what=f"the {m} exploration") for m in models]
     outs = dict(zip(models, await answers(request, jobs), strict=True))
     done, errors = _merge(outs)
-    results = {m: out["result"] for m, out in done.items()}
     first = next(iter(done.values()))
-    incomplete = next((r["incomplete"] for r in results.values() if r["incomplete"]), None)
-    if any(r["bad_reachable"] for r in results.values()):
+    incomplete = next((r["incomplete"] for r in done.values() if r["incomplete"]), None)
+    if any(r["bad_reachable"] for r in done.values()):
         overall = "reachable"
     elif incomplete:
         overall = "incomplete"
     else:
         overall = "unreachable" if not errors else "error"
-    return CheckResponse(scenario=sc.label, test=first["test"], condition=first["condition"], models=models,
-                         verdict=overall, incomplete=incomplete, results=results, errors=errors)
+    # each model's result is JSON its worker made: spliced into the answer, not rebuilt here
+    return json_response({"scenario": sc.label, "test": first["test"], "condition": first["condition"],
+                          "models": models, "verdict": overall, "incomplete": incomplete,
+                          "results": {m: r["result"] for m, r in done.items()},
+                          "errors": {m: error_body(e)["error"] for m, e in errors.items()}})
 
 
 # ---- replay -------------------------------------------------------------------------------
@@ -159,8 +161,8 @@ async def replay_route(req: ReplayRequest, request: Request) -> ReplayResponse:
     if len(steps) > LIMITS.run_steps:
         raise ApiError(413, {"code": "too-long", "message": f"a schedule has at most {LIMITS.run_steps:,} steps "
                              "(PINRACE_MAX_RUN_STEPS)"})
-    return await one_job(request, tasks.replay_answer, sc.text, sc.label, req.model, steps, req.loop_bound, req.offset,
-                      req.limit, what="the replay")
+    return json_response(await one_job(request, tasks.replay_answer, sc.text, sc.label, req.model, steps,
+                                       req.loop_bound, req.offset, req.limit, what="the replay"))
 
 
 # ---- litmus -------------------------------------------------------------------------------
@@ -181,7 +183,7 @@ async def litmus(req: LitmusRequest, request: Request):
     accept = request.headers.get("accept", "")
     if "text/plain" in accept and "application/json" not in accept:
         return PlainTextResponse(out["text"])
-    return out["json"]
+    return json_response(out["json"])
 
 
 # ---- diff ---------------------------------------------------------------------------------
@@ -203,6 +205,6 @@ async def diff(req: DiffRequest, request: Request) -> DiffResponse:
             for m in models]
     outs = dict(zip(models, await answers(request, jobs), strict=True))
     done, errors = _merge(outs)
-    results = {m: out["result"] for m, out in done.items()}
-    differ = any(r["only_old"] or r["only_new"] for r in results.values())
-    return DiffResponse(old=old.label, new=new.label, differ=differ, results=results, errors=errors)
+    return json_response({"old": old.label, "new": new.label, "differ": any(r["differ"] for r in done.values()),
+                          "results": {m: r["result"] for m, r in done.items()},
+                          "errors": {m: error_body(e)["error"] for m, e in errors.items()}})

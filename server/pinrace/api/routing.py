@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import Request
+from fastapi.responses import Response
 
 from . import work
 from .problem import ApiError
+from .rawjson import dumps
 
-__all__ = ["client_key", "answers", "one_job", "ClientGone"]
+__all__ = ["client_key", "answers", "one_job", "ClientGone", "json_response"]
 
 
 def client_key(request: Request) -> str:
@@ -63,3 +65,9 @@ async def one_job(request: Request, fn, *args, what: str) -> dict:
     return answer(out)
 
 
+
+
+def json_response(obj, status: int = 200) -> Response:
+    """An answer whose values may be Raw JSON made in a worker: spliced, not parsed and validated again
+    (the route's response_model stays its documentation; the worker built it to that shape)."""
+    return Response(content=dumps(obj), status_code=status, media_type="application/json")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..errors import PinraceError
 from ..guard import guard
 from ..limits import LIMITS
+from .rawjson import raw
 from .work import GUARD_MEMORY, _guarded, _too_long, compile_program, prepare_stepper
 
 __all__ = ["replay_answer", "share_answer", "diagram_import_answer", "diagram_export_answer", "export_answer"]
@@ -42,9 +43,10 @@ def replay_answer(text: str, label: str, model: str, steps: list, loop_bound: in
         t = taken[i]
         out_steps.append({"index": i, "token": t.token(), "cpu": t.cpu, "op": t.op, "label": step_label(machine, t),
                           "explanation": explain(machine, t, views[i], views[i + 1], states[i + 1])})
-    return {"result": {"scenario": label, "model": model, "schedule": [t.token() for t in taken], "steps": out_steps,
-                       "states": [views[i] for i in range(lo, hi + 1)], "verdict": verdict(machine, states[-1]),
-                       "offset": lo, "total_steps": n, "next_offset": hi if hi < n else None}}
+    return {"result": raw({"scenario": label, "model": model, "schedule": [t.token() for t in taken],
+                           "steps": out_steps, "states": [views[i] for i in range(lo, hi + 1)],
+                           "verdict": verdict(machine, states[-1]), "offset": lo, "total_steps": n,
+                           "next_offset": hi if hi < n else None})}
 
 
 @_guarded

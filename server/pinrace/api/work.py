@@ -23,6 +23,7 @@ from ..errors import LimitExceeded, PinraceError, SourceError
 from ..explore.budget import OutOfBudget
 from ..guard import guard
 from ..limits import LIMITS
+from .rawjson import raw
 
 __all__ = ["run_check", "run_litmus", "run_diff", "result_dict", "lower_priority", "stepping", "compile_program",
            "incomplete_result", "PROGRESS_EVERY", "GUARD_MEMORY", "explore_seconds", "compile_limit",
@@ -244,11 +245,15 @@ def _check(text: str, model: str, budget: dict, loop_bound: int | None, ch: _Cha
 
     prog = compile_program(text, loop_bound)
     res = _explore(prog, model, budget, ch, ctx)
-    return {"result": result_dict(prog, res, ctx), "test": prog.name, "condition": condition_text(prog)}
+    d = result_dict(prog, res, ctx)
+    # the result (it may be megabytes) as JSON made here; what the server decides by, apart
+    return {"result": raw(d), "bad_reachable": d["bad_reachable"], "incomplete": d["incomplete"],
+            "test": prog.name, "condition": condition_text(prog)}
 
 
 def run_check(text: str, model: str, budget: dict, loop_bound: int | None, ctx) -> dict:
-    """Check one scenario under one model: {"result", "test", "condition"} or {"error": ..., "status": N}."""
+    """Check one scenario under one model: {"result" (Raw JSON), "bad_reachable", "incomplete", "test",
+    "condition"} or {"error": ..., "status": N}."""
     ch = _Channel(ctx)
     ch.start(model)
     try:
@@ -263,7 +268,7 @@ def _litmus(text: str, model: str, budget: dict, ch: _Channel, ctx) -> dict:
 
     prog = compile_program(text, None)
     res = _explore(prog, model, budget, ch, ctx)
-    return {"json": herd_json(prog, res), "text": herd_text(prog, res)}
+    return {"json": raw(herd_json(prog, res)), "text": herd_text(prog, res)}
 
 
 def run_litmus(text: str, model: str, budget: dict, ctx) -> dict:
@@ -300,12 +305,12 @@ def _diff(old: str, new: str, model: str, budget: dict, ch: _Channel, ctx) -> di
         return {"values": {k: f.values[k] for k in d.common}, "satisfies": f.satisfies,
                 "schedule": [t.token() for t in f.schedule]}
 
-    return {"result": {
+    return {"result": raw({
         "model": model, "compared_on": d.common,
         "only_old": [state(f) for f in d.removed], "only_new": [state(f) for f in d.added],
         "old_observation": d.old.observation, "new_observation": d.new.observation,
         "incomplete": d.incomplete,
-    }}
+    }), "differ": bool(d.removed or d.added)}
 
 
 def run_diff(old: str, new: str, model: str, budget: dict, ctx) -> dict:

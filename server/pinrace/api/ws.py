@@ -24,12 +24,13 @@ from fastapi import WebSocket, WebSocketDisconnect
 from .. import __version__
 from ..engine.models import MODELS
 from ..errors import PinraceError
-from ..formats.json_checks import json_depth, lone_surrogate
+from ..formats.json_checks import json_too_deep, lone_surrogate, may_hold_surrogates
 from ..limits import LIMITS
 from . import work
 from .jobs import JobRunner
+from .rawjson import dumps
 from .scenario import resolve, session_program
-from .session import Session, Timeline
+from .session import Session
 
 __all__ = ["serve_session", "PROTOCOL_VERSION", "MESSAGE_TYPES", "dumps"]
 
@@ -40,15 +41,6 @@ TOKEN_CHARS = 16 * 1024  # a message costs a token per this many characters, bey
 _THREADED = ("load", "model", "move")  # handlers whose CPU is measured in their threads and jobs
 _flooded: dict[str, float] = {}  # address -> until when its new connections start with an empty bucket
 MESSAGE_TYPES = ("load", "model", "step", "undo", "redo", "jump", "move", "explore", "cancel", "state", "ping")
-
-
-def dumps(msg: dict) -> str:
-    """A reply as JSON text: strict JSON (no NaN), a state's timeline appended from its ready text."""
-    tl = msg.get("timeline")
-    if isinstance(tl, Timeline):
-        rest = json.dumps({k: v for k, v in msg.items() if k != "timeline"}, default=str, allow_nan=False)
-        return rest[:-1] + (', "timeline": ' if len(rest) > 2 else '"timeline": ') + tl.json + "}"
-    return json.dumps(msg, default=str, allow_nan=False)
 
 
 class _NotJson(ValueError):
@@ -213,7 +205,7 @@ class _Connection:
             await self.error(None, None, {"code": "too-large", "message": f"a message is at most "
                                           f"{LIMITS.ws_message_chars:,} characters; this one has {len(text):,}"})
             return
-        if json_depth(text) > LIMITS.json_depth:  # before parsing: the parser recurses
+        if json_too_deep(text, LIMITS.json_depth):  # before parsing: the parser recurses
             await self.error(None, None, {"code": "bad-json", "message": f"the JSON nests too deeply (more than "
                                           f"{LIMITS.json_depth}, PINRACE_MAX_JSON_DEPTH)"})
             return
@@ -225,7 +217,7 @@ class _Connection:
         except (ValueError, RecursionError) as e:
             await self.error(None, None, {"code": "bad-json", "message": f"not JSON: {e}"})
             return
-        where = lone_surrogate(msg)
+        where = lone_surrogate(msg) if may_hold_surrogates(text) else None
         if where is not None:
             await self.error(None, None, {"code": "bad-message", "message": f"{where}: the text is not valid "
                                           "Unicode (a lone surrogate)"})

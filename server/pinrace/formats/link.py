@@ -28,7 +28,7 @@ from pathlib import Path
 from ..engine.state import Transition
 from ..errors import PinraceError, ScheduleError
 from ..limits import LIMITS
-from .json_checks import json_depth
+from .json_checks import json_too_deep
 from .schedule import format_schedule, parse_schedule, parse_token
 
 __all__ = [
@@ -176,7 +176,7 @@ def decode(text: str) -> Shared:
         raise LinkTooLarge(f"the link expands to more than {LIMITS.link_payload_bytes:,} bytes; refused")
     if not d.eof or d.unused_data:
         raise LinkError("the link's compressed data is damaged or truncated")
-    if json_depth(data) > 2:  # the payload is one flat object: '[[[[' is never a link
+    if json_too_deep(data, 1):  # the payload is one flat object: '[[[[' is never a link
         raise LinkError("the link's payload is not a pinrace link (it nests)")
     try:
         obj = json.loads(data.decode("utf-8"))
