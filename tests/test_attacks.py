@@ -453,3 +453,17 @@ def test_many_sessions_opening_the_same_scenario_cost_one_compile(app, attacker,
                 pass
             assert m["type"] == "state", m
     assert submitted.count(work.stepping) == 1
+
+
+def test_schedules_of_huge_numbers_or_too_many_steps(attacker, victim):
+    """Step numbers of 5,000 digits are a bad schedule (int() refused them: a 500); a schedule of half
+    a million tokens is a 413, counted before it is parsed."""
+    for sched in ("0:" + "9" * 5000, "9" * 5000, "0:0:" + "9" * 5000):
+        for path in ("/api/replay", "/api/share", "/api/diagram/export"):
+            r = attacker.post(path, json={"scenario": "bias-unsynchronized", "schedule": sched})
+            assert r.status_code == 422, (path, r.text[:200])
+    for path in ("/api/replay", "/api/share", "/api/diagram/export"):
+        err(attacker.post(path, json={"scenario": "bias-unsynchronized", "schedule": "0 " * 400_000}), 413, "too-long")
+        err(attacker.post(path, json={"scenario": "bias-unsynchronized", "schedule": [0] * (LIMITS.run_steps + 1)}),
+            413 if path != "/api/replay" else 422, "too-long" if path != "/api/replay" else "bad-request")
+    still_serving(victim)

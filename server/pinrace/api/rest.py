@@ -10,12 +10,11 @@ from fastapi.responses import PlainTextResponse
 from .. import __version__
 from ..engine.models import MODELS
 from ..errors import PinraceError
-from ..formats.schedule import schedule_from_json
 from ..library import builtins, find
 from ..limits import LIMITS
 from . import tasks, work
 from .problem import ApiError, error_body, error_responses
-from .routing import answers, client_key, json_response, one_job
+from .routing import answers, client_key, json_response, one_job, schedule_steps
 from .scenario import compile_cached, condition_text, resolve
 from .schemas import (
     CheckRequest,
@@ -157,10 +156,7 @@ async def replay_route(req: ReplayRequest, request: Request) -> ReplayResponse:
     The whole schedule is replayed; the answer carries the explanations and states of `limit`
     steps from `offset` (`next_offset` says where the next page starts)."""
     sc = resolve(req.scenario)
-    steps = schedule_from_json(_schedule_data(req.schedule))
-    if len(steps) > LIMITS.run_steps:
-        raise ApiError(413, {"code": "too-long", "message": f"a schedule has at most {LIMITS.run_steps:,} steps "
-                             "(PINRACE_MAX_RUN_STEPS)"})
+    steps = schedule_steps(_schedule_data(req.schedule))
     return json_response(await one_job(request, tasks.replay_answer, sc.text, sc.label, req.model, steps,
                                        req.loop_bound, req.offset, req.limit, what="the replay"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -106,7 +106,7 @@ class ScheduleObject(BaseModel):
     steps: list[ScheduleStep | int | str] = Field(max_length=LIMITS.run_steps)
 
 
-Schedule = str | ScheduleObject | list[ScheduleStep | int | str]
+Schedule = str | ScheduleObject | Annotated[list[ScheduleStep | int | str], Field(max_length=LIMITS.run_steps)]
 
 
 # ---- check ----------------------------------------------------------------------------

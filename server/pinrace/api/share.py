@@ -10,11 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..formats.email import find_block
 from ..formats.link import LINK_VERSION, load
-from ..formats.schedule import parse_schedule, schedule_from_json
 from ..limits import LIMITS
 from . import tasks
-from .problem import ApiError, error_responses
-from .routing import one_job
+from .problem import error_responses
+from .routing import one_job, schedule_steps
 from .scenario import resolve
 
 __all__ = ["router"]
@@ -120,10 +119,7 @@ class ExportResponse(BaseModel):
              summary="A link (and email block) carrying a scenario, model and schedule")
 async def share(req: ShareRequest, request: Request) -> ShareResponse:
     sc = resolve(req.scenario)
-    steps = req.schedule if isinstance(req.schedule, str) else schedule_from_json(req.schedule)
-    if len(steps if not isinstance(steps, str) else steps.split()) > LIMITS.run_steps:
-        raise ApiError(413, {"code": "too-long", "message": f"a schedule has at most {LIMITS.run_steps:,} steps "
-                             "(PINRACE_MAX_RUN_STEPS)"})
+    steps = schedule_steps(req.schedule)
     return await one_job(request, tasks.share_answer, sc.text, sc.builtin, req.model, steps, req.loop_bound, req.base,
                       what="making the link")
 
@@ -159,10 +155,7 @@ async def diagram_import(req: DiagramImportRequest, request: Request) -> Diagram
              summary="Draw a schedule as a diagram in the mailing-list style")
 async def diagram_export(req: DiagramExportRequest, request: Request) -> dict:
     sc = resolve(req.scenario)
-    steps = parse_schedule(req.schedule) if isinstance(req.schedule, str) else schedule_from_json(req.schedule)
-    if len(steps) > LIMITS.run_steps:
-        raise ApiError(413, {"code": "too-long", "message": f"a schedule has at most {LIMITS.run_steps:,} steps "
-                             "(PINRACE_MAX_RUN_STEPS)"})
+    steps = schedule_steps(req.schedule)
     return await one_job(request, tasks.diagram_export_answer, sc.text, req.model, steps, req.width, req.loop_bound,
                       what="drawing the diagram")
 
