@@ -37,7 +37,8 @@ GUARD_MEMORY = 1.1
 
 def lower_priority() -> None:
     """Worker initializer: run niced, so on a busy machine the kernel prefers the server process,
-    whose event loop answers every session's steps; and import the engine before the first job."""
+    whose event loop answers every session's steps; and import the engine and parse the grammar and
+    the prelude before the first job."""
     import os
 
     try:
@@ -46,10 +47,13 @@ def lower_priority() -> None:
         pass
     from ..explore import run  # noqa: F401
     from ..formats import diagram, herd  # noqa: F401
-    from ..library import load_program  # noqa: F401
+    from ..library import load_program
     from . import transfer
 
     transfer.install()
+    # the grammar and the page prelude are parsed once per process: here, not inside the first
+    # job's compile budget
+    load_program("C warm\n{}\nP0(int *x) { WRITE_ONCE(*x, 1); }\nexists (x=1)\n")
 
 
 # ---- the time each kind of job may take, for the pool's hard stop (jobs.JobRunner.submit) --------
