@@ -273,7 +273,7 @@ def test_bug_is_500_without_a_stack_trace(protocols, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(rest, "schedule_from_json", boom)  # a fault in the server process itself
+    monkeypatch.setattr(rest, "schedule_steps", boom)  # a fault in the server process itself
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         r = c.post("/api/replay", json={"scenario": SB_SOURCE, "schedule": "0"})
     e = _err(r, 500, "internal-error")
