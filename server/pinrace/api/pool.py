@@ -16,8 +16,10 @@ Overrun("time" | "memory").  Jobs are expected to stop themselves well before th
 
 Scheduling is fair between clients (their addresses): a free process takes the oldest job
 of the client with the fewest jobs running.  `size` processes serve everyone; `spares` more
-start only jobs of a client that has nothing running, so one client's long explorations
-never make another client's small check wait for them.
+start only jobs of a light client: one with nothing running that has used little worker time
+lately (LIGHT_SECONDS, decaying with a half-life of USAGE_HALF_LIFE).  So a client whose
+small checks take milliseconds is never queued behind the long jobs of clients (however
+many addresses they use) that keep every other worker busy.
 
 Nothing here imports the web stack: the worker processes (spawned, not forked) import only
 this module and the job functions they are sent (by reference: functions of pinrace.api.work).
@@ -44,6 +46,8 @@ __all__ = ["Pool", "Task", "JobContext", "WorkerDied", "Overrun"]
 log = logging.getLogger("pinrace.api")
 
 WATCH_EVERY = 0.1  # seconds between a slot's looks at its job's clock and its process's size
+LIGHT_SECONDS = 3.0  # worker seconds a client may have used lately and still be served by a spare
+USAGE_HALF_LIFE = 30.0  # seconds in which a client's worker usage counts half
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -74,6 +78,7 @@ class Task:
     seq: int = 0
     server_cpu: float = 0.0  # CPU seconds the server spent receiving the answer (unpickling it)
     cancel_at: float | None = None  # when a running task was asked to stop
+    started: float | None = None  # when a worker took it
 
 
 class JobContext:
@@ -297,6 +302,7 @@ class Pool:
         self._queues: dict[str | None, deque[Task]] = {}
         self._running: dict[str | None, int] = {}
         self._n_running = 0
+        self._usage: dict[str | None, tuple[float, float]] = {}  # client -> (worker seconds, as of when)
         self._ids = itertools.count(1)
         self._closed = False
         self._slots = [_Slot(self, i) for i in range(size + spares)]
@@ -362,7 +368,7 @@ class Pool:
         best = None
         for client, q in self._queues.items():
             mine = self._running.get(client, 0)
-            if spare_only and mine:
+            if spare_only and (mine or self.usage(client) > LIGHT_SECONDS):
                 continue
             key = (mine, q[0].seq)
             if best is None or key < best[0]:
@@ -383,6 +389,7 @@ class Pool:
                 task = self._pick()
                 if task is not None:
                     task.slot = slot
+                    task.started = time.monotonic()
                     self._n_running += 1
                     self._running[task.client] = self._running.get(task.client, 0) + 1
                     if task.future.set_running_or_notify_cancel():
@@ -399,8 +406,19 @@ class Pool:
         else:
             self._running.pop(task.client, None)
 
+    def usage(self, client: str | None) -> float:
+        """Worker seconds `client`'s jobs used lately (each halving every USAGE_HALF_LIFE seconds)."""
+        used, when = self._usage.get(client, (0.0, 0.0))
+        return used * 0.5 ** ((time.monotonic() - when) / USAGE_HALF_LIFE) if used else 0.0
+
     def _finished(self, task: Task) -> None:
         with self._cond:
+            if task.started is not None:
+                now = time.monotonic()
+                self._usage[task.client] = (self.usage(task.client) + now - task.started, now)
+                if len(self._usage) > 10_000:  # forget the lightest: they would be served anyway
+                    for c in sorted(self._usage, key=self.usage)[:5_000]:
+                        del self._usage[c]
             self._release(task)
             task.slot = None
             self._cond.notify_all()
