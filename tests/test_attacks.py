@@ -22,7 +22,7 @@ from pinrace.api.app import create_app
 from pinrace.api.jobs import JobRunner
 from pinrace.api.schemas import SB_SOURCE
 from pinrace.limits import LIMITS
-from test_limits import BIG, _token, err, still_serving
+from test_limits import BIG, _token, err, idle, still_serving
 
 
 def threads(n: int, body: str, cond: str = "exists (x=1)") -> str:
@@ -280,6 +280,7 @@ def test_replay_answers_are_paged(attacker, victim):
 
 def test_a_worker_that_dies_fails_only_its_own_job(app, attacker, victim):
     runner = app.state.runner
+    idle(runner)  # two free regular workers
     with attacker.websocket_connect("/ws") as a, victim.websocket_connect("/ws") as b:
         for ws in (a, b):
             ws_load(ws, BIG)

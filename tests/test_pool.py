@@ -62,6 +62,8 @@ def test_a_light_client_is_served_by_the_spare_while_others_hold_every_worker(po
     # two clients that have used seconds of worker time lately ...
     for f in [pool.submit(J.sleep, 3.5, client=c).future for c in ("10.0.0.1", "10.0.0.2")]:
         assert f.result(timeout=60) == "slept"
+    while pool.running:  # (the slots account for a job just after its answer)
+        time.sleep(0.01)
     assert pool.usage("10.0.0.1") > 3.0
     # ... keep both workers busy and more queued; the spare is not theirs
     heavy = [pool.submit(J.sleep, 3, client=c) for c in ("10.0.0.1", "10.0.0.2") * 3]
@@ -72,3 +74,20 @@ def test_a_light_client_is_served_by_the_spare_while_others_hold_every_worker(po
     assert not heavy[0].future.done()  # answered before the running heavy jobs, not after all six
     for h in heavy:
         pool.cancel(h)
+
+
+def test_a_long_job_on_the_spare_is_put_back_for_a_regular_worker(pool):
+    """A fresh client is light, so its first job may start on the spare; past the spare's slice it is
+    stopped there and queued again, and still answers (from a regular worker)."""
+    hold = [pool.submit(J.sleep, 4, client=c) for c in ("10.0.0.1", "10.0.0.2")]  # both regular workers
+    time.sleep(0.3)
+    long = pool.submit(J.sleep, 2, client="10.0.0.3")  # starts on the spare ...
+    time.sleep(0.3)
+    assert long.on_spare and pool.running == 3
+    light = pool.submit(J.add, 2, 2, client="192.0.2.2")  # ... which is free again for this one
+    assert light.future.result(timeout=60) == 4
+    assert not long.future.done()
+    assert long.future.result(timeout=60) == "slept"  # finished after all, on a regular worker
+    assert long.no_spare
+    for h in hold:
+        h.future.result(timeout=60)

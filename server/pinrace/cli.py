@@ -413,9 +413,11 @@ def cmd_serve(args) -> int:
     # a websocket peer that stops answering pings is dropped.  It has no deadline for a request's
     # headers and no per-address connection limit: a public instance runs behind the nginx
     # configuration in docs/deploy/ (docs/limits.md, "Slow clients").
+    # No permessage-deflate: compressing a long run's 1 MB state message on the event loop took a
+    # quarter of its time in the soak (bench/soak.py); the messages are plain JSON either way.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_max_size=1 << 20,
                 timeout_keep_alive=max(1, round(LIMITS.keepalive_seconds)), ws_ping_interval=20.0,
-                ws_ping_timeout=20.0, server_header=False)
+                ws_ping_timeout=20.0, ws_per_message_deflate=False, server_header=False)
     return EXIT_SAFE
 
 

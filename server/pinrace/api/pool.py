@@ -17,9 +17,11 @@ Overrun("time" | "memory").  Jobs are expected to stop themselves well before th
 Scheduling is fair between clients (their addresses): a free process takes the oldest job
 of the client with the fewest jobs running.  `size` processes serve everyone; `spares` more
 start only jobs of a light client: one with nothing running that has used little worker time
-lately (LIGHT_SECONDS, decaying with a half-life of USAGE_HALF_LIFE).  So a client whose
-small checks take milliseconds is never queued behind the long jobs of clients (however
-many addresses they use) that keep every other worker busy.
+lately (LIGHT_SECONDS, decaying with a half-life of USAGE_HALF_LIFE), and run each for at
+most SPARE_SLICE seconds: a job still running then is stopped (cancelled, or killed if it
+ignores that) and queued again, first in its client's line, for a regular worker.  So a
+client whose small checks take milliseconds is never queued behind long jobs, not even those
+of fresh addresses, which are light until they have used a few seconds.
 
 Nothing here imports the web stack: the worker processes (spawned, not forked) import only
 this module and the job functions they are sent (by reference: functions of pinrace.api.work).
@@ -47,6 +49,7 @@ log = logging.getLogger("pinrace.api")
 
 WATCH_EVERY = 0.1  # seconds between a slot's looks at its job's clock and its process's size
 LIGHT_SECONDS = 3.0  # worker seconds a client may have used lately and still be served by a spare
+SPARE_SLICE = 1.0  # seconds a job may run on a spare before it is stopped and queued for a regular worker
 USAGE_HALF_LIFE = 30.0  # seconds in which a client's worker usage counts half
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -79,6 +82,12 @@ class Task:
     server_cpu: float = 0.0  # CPU seconds the server spent receiving the answer (unpickling it)
     cancel_at: float | None = None  # when a running task was asked to stop
     started: float | None = None  # when a worker took it
+    on_spare: bool = False  # started on the spare: it may run SPARE_SLICE seconds there
+    preempted: bool = False  # stopped on the spare: it is queued again, its attempt's outcome dropped
+    no_spare: bool = False  # preempted once: the regular workers only
+    user_cancelled: bool = False
+    retried: bool = False  # sent once to a process that was dying already: sent again, once
+    progressed: bool = False  # its worker has reported progress
 
 
 class JobContext:
@@ -208,6 +217,13 @@ class _Slot(threading.Thread):
     # ---- jobs -------------------------------------------------------------------------------
     def run(self) -> None:
         while True:
+            if self.proc is None and not self.pool._closed:
+                # a process stopped (recycled, killed, over a limit) is replaced now, while the slot is
+                # free, not when the next job arrives and would wait for it to start
+                try:
+                    self.ensure_process()
+                except Exception:
+                    log.exception("could not start a worker process")
             task = self.pool._take(self)
             if task is None:
                 self.stop_process(kill=False)
@@ -223,11 +239,23 @@ class _Slot(threading.Thread):
                 self.pool._finished(task)
 
     def _run(self, task: Task) -> None:
+        """One attempt at `task`: its future gets the outcome, unless the attempt was preempted on the
+        spare (then the pool queues it again and this outcome is dropped)."""
+
+        def settle(outcome) -> None:
+            if task.preempted and not task.user_cancelled:
+                return
+            if isinstance(outcome, BaseException):
+                task.future.set_exception(outcome)
+            else:
+                task.future.set_result(outcome[0])
+
         try:
             self.ensure_process()
             self.send(("job", task.id, task.fn, task.args))
         except Exception as e:  # could not start a process, or the job's arguments do not pickle
-            task.future.set_exception(RuntimeError(f"could not start the job: {type(e).__name__}: {e}"))
+            task.preempted = False
+            settle(RuntimeError(f"could not start the job: {type(e).__name__}: {e}"))
             self.stop_process(kill=True)
             return
         started = time.monotonic()
@@ -242,29 +270,35 @@ class _Slot(threading.Thread):
                     msg = None
                 task.server_cpu += time.thread_time() - c0
                 if msg is None:
-                    task.future.set_exception(WorkerDied("the worker process died"))
-                    self.stop_process(kill=True)
+                    self._died(task, started, settle)
                     return
                 kind = msg[0]
                 if kind == "progress":
-                    if msg[1] == task.id and task.progress is not None:
+                    task.progressed = True
+                    if msg[1] == task.id and task.progress is not None and not task.preempted:
                         task.progress(msg[2])
                 elif kind == "result":
-                    task.future.set_result(msg[2])
+                    settle((msg[2],))
                 else:
                     log.error("job %s failed in its worker: %s", getattr(task.fn, "__name__", task.fn), msg[2])
-                    task.future.set_exception(RuntimeError(msg[2]))
+                    settle(RuntimeError(msg[2]))
                 if kind != "progress":
                     self._after(msg[3])
                     return
             elif self.proc.sentinel in ready:
-                self.proc.join(1)
-                task.future.set_exception(WorkerDied(f"the worker process died (exit code {self.proc.exitcode})"))
-                self.stop_process(kill=True)
+                self._died(task, started, settle)
                 return
             # a job that keeps reporting progress is watched as closely as a silent one
             reason = None
             now = time.monotonic()
+            if task.on_spare and not task.preempted and now - started > SPARE_SLICE:
+                # the spare is for small jobs: this one goes back to the queue for a regular worker
+                task.preempted = True
+                task.cancel_at = now
+                try:
+                    self.send(("cancel", task.id))
+                except (OSError, ValueError):
+                    pass
             if task.seconds is not None and now - started > task.seconds:
                 reason = "time"
             elif task.cancel_at is not None and now - task.cancel_at > self.pool.cancel_grace:
@@ -273,8 +307,20 @@ class _Slot(threading.Thread):
                 reason = "memory"
             if reason:
                 self.stop_process(kill=True)
-                task.future.set_exception(Overrun(reason))
+                settle(Overrun(reason))
                 return
+
+    def _died(self, task: Task, started: float, settle) -> None:
+        """The process ended under `task`.  Within a moment of taking the job, silent, it was most
+        likely dying already (killed while idle: the OOM killer, an operator): the job goes back to
+        the queue once.  Otherwise it failed with its process, and only it."""
+        self.proc.join(1)
+        code = self.proc.exitcode
+        self.stop_process(kill=True)
+        if not task.retried and not task.progressed and time.monotonic() - started < 0.5:
+            task.retried = task.preempted = True  # (the pool queues it again; this outcome is dropped)
+            return
+        settle(WorkerDied(f"the worker process died (exit code {code})"))
 
     def _after(self, recycle: bool) -> None:
         """A job answered: keep the process for the next, or replace it."""
@@ -345,12 +391,14 @@ class Pool:
     def cancel(self, task: Task) -> None:
         """Drop a queued task (its future is cancelled); ask a running one to stop (it answers early)."""
         with self._cond:
+            task.user_cancelled = True
             q = self._queues.get(task.client)
             if q is not None and task in q:
                 q.remove(task)
                 if not q:
                     del self._queues[task.client]
-                task.future.cancel()
+                if not task.future.cancel():  # a preempted task queued again: its future runs already
+                    task.future.set_exception(Overrun("cancelled"))
                 return
             slot = task.slot
         if slot is not None and not task.future.done():
@@ -368,7 +416,7 @@ class Pool:
         best = None
         for client, q in self._queues.items():
             mine = self._running.get(client, 0)
-            if spare_only and (mine or self.usage(client) > LIGHT_SECONDS):
+            if spare_only and (mine or q[0].no_spare or self.usage(client) > LIGHT_SECONDS):
                 continue
             key = (mine, q[0].seq)
             if best is None or key < best[0]:
@@ -386,14 +434,16 @@ class Pool:
             while True:
                 if self._closed:
                     return None
+                on_spare = self._n_running >= self.size
                 task = self._pick()
                 if task is not None:
                     task.slot = slot
                     task.started = time.monotonic()
+                    task.on_spare = on_spare
                     self._n_running += 1
                     self._running[task.client] = self._running.get(task.client, 0) + 1
-                    if task.future.set_running_or_notify_cancel():
-                        return task
+                    if task.future.running() or task.future.set_running_or_notify_cancel():
+                        return task  # (running already: a preempted task's second attempt)
                     self._release(task)
                     continue
                 self._cond.wait()
@@ -421,6 +471,13 @@ class Pool:
                         del self._usage[c]
             self._release(task)
             task.slot = None
+            if task.preempted and not task.user_cancelled and not task.future.done() and not self._closed:
+                # stopped on the spare (or its process was dying): first in its client's queue again,
+                # for a regular worker
+                task.no_spare = task.no_spare or task.on_spare
+                task.preempted, task.on_spare, task.progressed = False, False, False
+                task.cancel_at = task.started = None
+                self._queues.setdefault(task.client, deque()).appendleft(task)
             self._cond.notify_all()
 
     # ---- lifecycle -------------------------------------------------------------------------

@@ -25,26 +25,38 @@ def raw(value) -> Raw:
     return Raw(json.dumps(value, allow_nan=False, separators=(",", ":")))
 
 
+# placeholders carry this process's random nonce: a client's text cannot spell one (drawn once,
+# not per answer: getrandom() on every websocket reply showed up in the profile)
+_NONCE = secrets.token_hex(8)
+
+
+def _ready(v) -> str | None:
+    if isinstance(v, Raw):
+        return v
+    if isinstance(v, list) and isinstance(getattr(v, "json", None), str):
+        return v.json  # a Timeline
+    return None
+
+
 def dumps(obj) -> str:
-    """`obj` as strict JSON text, Raw values (and anything with a `json` text attribute that is a list,
-    i.e. a Timeline) spliced in as they are."""
+    """`obj` as strict JSON text, Raw values (and Timelines, lists with their JSON text) spliced in as
+    they are.  They are looked for two levels deep: a reply's `result` or `timeline`, an answer's
+    `results[model]`; most replies have none and are plain json.dumps."""
     parts: list[str] = []
-    nonce = secrets.token_hex(8)  # a client's text cannot guess it: placeholders never collide
 
-    def swap(v):
-        if isinstance(v, Raw):
-            parts.append(v)
-        elif isinstance(v, list) and isinstance(getattr(v, "json", None), str):
-            parts.append(v.json)
-        elif isinstance(v, dict):
-            return {k: swap(x) for k, x in v.items()}
-        elif isinstance(v, (list, tuple)):
-            return [swap(x) for x in v]
-        else:
-            return v
-        return f"{nonce}:{len(parts) - 1}"
+    def swap(v, depth: int):
+        ready = _ready(v)
+        if ready is not None:
+            parts.append(ready)
+            return f"{_NONCE}:{len(parts) - 1}"
+        if depth and isinstance(v, dict):
+            return {k: swap(x, depth - 1) for k, x in v.items()}
+        return v
 
-    text = json.dumps(swap(obj), default=str, allow_nan=False)
+    top = _ready(obj)
+    if top is not None:
+        return top
+    text = json.dumps(swap(obj, 2), default=str, allow_nan=False)
     for i, part in enumerate(parts):
-        text = text.replace(json.dumps(f"{nonce}:{i}"), part, 1)
+        text = text.replace(json.dumps(f"{_NONCE}:{i}"), part, 1)
     return text

@@ -32,7 +32,7 @@ def replay_answer(text: str, label: str, model: str, steps: list, loop_bound: in
     from ..formats.diagram import step_label
     from .views import explain, verdict
 
-    machine = _machine(model, compile_program(text, loop_bound), ctx)
+    machine = _machine(model, compile_program(text, loop_bound, ctx), ctx)
     states, taken = replay(machine, steps)
     n = len(taken)
     lo = min(offset, n)
@@ -56,10 +56,10 @@ def share_answer(text: str, builtin: str | None, model: str, schedule, loop_boun
     from ..formats.email import to_block
     from ..formats.link import LINK_VERSION, encode, link_url, make_shared
 
-    program = compile_program(text, loop_bound)
+    program = compile_program(text, loop_bound, ctx)
     secs = LIMITS.default_seconds + LIMITS.overrun_seconds
     with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, _too_long(f"replaying the schedule under {model}", secs,
-                                                                "PINRACE_DEFAULT_SECONDS")):
+                                                                "PINRACE_DEFAULT_SECONDS"), ctx.cancelled):
         shared = make_shared(text, model, schedule, builtin=builtin, loop_bound=loop_bound, program=program)
     token = encode(shared)
     return {"result": {"token": token, "fragment": f"#s={token}", "url": link_url(token, base),
@@ -71,7 +71,7 @@ def share_answer(text: str, builtin: str | None, model: str, schedule, loop_boun
 def diagram_import_answer(text: str, model: str, diagram: str, complete: bool, loop_bound: int | None, ctx) -> dict:
     from ..formats.diagram_import import import_diagram
 
-    machine = _machine(model, compile_program(text, loop_bound), ctx)
+    machine = _machine(model, compile_program(text, loop_bound, ctx), ctx)
     return {"result": import_diagram(diagram, machine, complete=complete).to_dict()}
 
 
@@ -80,7 +80,7 @@ def diagram_export_answer(text: str, model: str, steps: list, width: int, loop_b
     from ..explore.replay import replay
     from ..formats.diagram import export_diagram
 
-    machine = _machine(model, compile_program(text, loop_bound), ctx)
+    machine = _machine(model, compile_program(text, loop_bound, ctx), ctx)
     _, taken = replay(machine, steps)
     return {"result": {"diagram": export_diagram(machine, taken, width),
                        "schedule": " ".join(t.token() for t in taken)}}
@@ -90,7 +90,7 @@ def diagram_export_answer(text: str, model: str, steps: list, width: int, loop_b
 def export_answer(text: str, loop_bound: int | None, ctx) -> dict:
     from ..formats.litmus_export import export_litmus
 
-    prog = compile_program(text, loop_bound)
+    prog = compile_program(text, loop_bound, ctx)
     try:
         return {"result": {"name": prog.name, "litmus": export_litmus(prog)}}
     except RecursionError:

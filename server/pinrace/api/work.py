@@ -141,7 +141,8 @@ def _guarded(fn):
         try:
             return fn(*args, **kw)
         except Exception as e:
-            if getattr(e, "from_guard", False) and args and hasattr(args[-1], "recycle"):
+            if getattr(e, "from_guard", False) and getattr(e, "recycle", True) and args \
+                    and hasattr(args[-1], "recycle"):
                 args[-1].recycle = True  # stopped mid-way: the process's state is suspect, replace it
             out = error_answer(e)
             if out is not None:
@@ -157,19 +158,32 @@ def _too_long(what: str, seconds: float, var: str):
     def make(reason: str) -> BaseException:
         if reason == "memory":
             return LimitExceeded(f"{what} used more than {LIMITS.memory_mb:g} MiB (PINRACE_MAX_MEMORY_MB)")
+        if reason == "cancelled":
+            return LimitExceeded(f"{what} was cancelled")
         return LimitExceeded(f"{what} took more than {seconds:g} s ({var})")
 
     return make
 
 
-def compile_program(text: str, loop_bound: int | None):
-    """Compile scenario text under the compile budget (time and memory): LimitExceeded past it."""
+def compile_program(text: str, loop_bound: int | None, ctx=None):
+    """Compile scenario text under the compile budget (time and memory), and stoppable by the job's
+    cancel flag (the parser polls nothing): LimitExceeded past them."""
     from .scenario import compile_cached
 
     secs = LIMITS.compile_seconds
-    with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, _too_long("compiling the scenario", secs,
-                                                                 "PINRACE_MAX_COMPILE_SECONDS")):
+    too_long = _too_long("compiling the scenario", secs, "PINRACE_MAX_COMPILE_SECONDS")
+
+    def stopped(reason: str) -> BaseException:
+        e = too_long(reason)
+        e.recycle = False  # the compiler keeps nothing between compiles but caches: the process is fine
+        return e
+
+    with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, stopped, _stop(ctx)):
         return compile_cached(text, loop_bound)
+
+
+def _stop(ctx):
+    return ctx.cancelled if ctx is not None else None
 
 
 def incomplete_result(program, model: str, reason: str, elapsed: float = 0.0):
@@ -187,7 +201,7 @@ def _explore(program, model: str, budget: dict, ch: _Channel, ctx):
     t0 = time.monotonic()
     secs = float(budget["max_seconds"]) + LIMITS.overrun_seconds
     try:
-        with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, OutOfBudget):
+        with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, OutOfBudget, _stop(ctx)):
             return check(program, model, _budget(budget, ch), ch.progress)
     except OutOfBudget as e:
         ctx.recycle = True  # stopped mid-way: whatever state the model keeps is suspect
@@ -222,7 +236,7 @@ def _diagrams(program, result, ces: list[dict], ctx) -> None:
     machine = None
     secs = LIMITS.default_seconds + LIMITS.overrun_seconds
     try:
-        with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, OutOfBudget):
+        with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, OutOfBudget, _stop(ctx)):
             for f, ce in zip(result.counterexamples(), ces, strict=True):
                 if not f.schedule:
                     continue
@@ -247,7 +261,7 @@ def _diagrams(program, result, ces: list[dict], ctx) -> None:
 def _check(text: str, model: str, budget: dict, loop_bound: int | None, ch: _Channel, ctx) -> dict:
     from .scenario import condition_text
 
-    prog = compile_program(text, loop_bound)
+    prog = compile_program(text, loop_bound, ctx)
     res = _explore(prog, model, budget, ch, ctx)
     d = result_dict(prog, res, ctx)
     # the result (it may be megabytes) as JSON made here; what the server decides by, apart
@@ -270,7 +284,7 @@ def run_check(text: str, model: str, budget: dict, loop_bound: int | None, ctx) 
 def _litmus(text: str, model: str, budget: dict, ch: _Channel, ctx) -> dict:
     from ..formats.herd import herd_json, herd_text
 
-    prog = compile_program(text, None)
+    prog = compile_program(text, None, ctx)
     res = _explore(prog, model, budget, ch, ctx)
     return {"json": raw(herd_json(prog, res)), "text": herd_text(prog, res)}
 
@@ -292,13 +306,13 @@ def _diff(old: str, new: str, model: str, budget: dict, ch: _Channel, ctx) -> di
     progs = []
     for text, which in ((old, "old"), (new, "new")):
         try:
-            progs.append(compile_program(text, None))
+            progs.append(compile_program(text, None, ctx))
         except SourceError as e:  # say which version the line and column are in
             return {"error": {**e.to_dict(), "message": f"{which}: {e.reason}"}, "status": 422}
     p_old, p_new = progs
     secs = float(budget["max_seconds"]) + LIMITS.overrun_seconds
     try:
-        with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, OutOfBudget):
+        with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, OutOfBudget, _stop(ctx)):
             d = diff(p_old, p_new, model, _budget(budget, ch))
     except OutOfBudget as e:
         ctx.recycle = True
@@ -334,7 +348,7 @@ def prepare_stepper(model: str, program, ctx):
     secs = LIMITS.default_seconds + LIMITS.overrun_seconds
     try:
         with guard(secs, LIMITS.memory_mb * GUARD_MEMORY, _too_long(f"preparing {model} stepping", secs,
-                                                                    "PINRACE_DEFAULT_SECONDS")):
+                                                                    "PINRACE_DEFAULT_SECONDS"), _stop(ctx)):
             return stepper(model, program)
     except LimitExceeded as e:
         if getattr(e, "from_guard", False) and ctx is not None:
@@ -349,7 +363,7 @@ def stepping(text: str, model: str, loop_bound: int | None, want_program: bool, 
     (why the model cannot step it, or None)}."""
     from .scenario import StepUnsupported
 
-    prog = compile_program(text, loop_bound)
+    prog = compile_program(text, loop_bound, ctx)
     out: dict = {"program": prog if want_program else None, "machine": None, "unsupported": None}
     if model == "lkmm":
         try:

@@ -117,17 +117,24 @@ class _Connection:
         self.thread_cpu = 0.0  # CPU seconds the current message used in worker threads and receiving jobs
         self.closed = False
 
+    def _text(self, msg: dict) -> str:
+        try:
+            return dumps(msg)
+        except ValueError:  # a value JSON cannot carry (NaN): pinrace's bug, never non-JSON on the wire
+            log.exception("websocket reply is not JSON")
+            return dumps({"type": "error", "re": msg.get("re") if isinstance(msg.get("re"), (str, int)) else None,
+                          "request": None, "error": {"code": "internal-error", "message": "internal error (logged)"}})
+
     async def send(self, msg: dict) -> None:
+        """Write one reply (not a handler's: progress, results, refusals); its serialization is charged."""
         if self.closed:
             return
         c0 = time.thread_time()
-        try:
-            text = dumps(msg)
-        except ValueError:  # a value JSON cannot carry (NaN): pinrace's bug, never non-JSON on the wire
-            log.exception("websocket reply is not JSON")
-            text = dumps({"type": "error", "re": msg.get("re") if isinstance(msg.get("re"), (str, int)) else None,
-                          "request": None, "error": {"code": "internal-error", "message": "internal error (logged)"}})
-        self.bucket.charge(time.thread_time() - c0)  # writing a large state or result is work too
+        text = self._text(msg)
+        self.bucket.charge(time.thread_time() - c0)  # writing a large result is work too
+        await self._write(text)
+
+    async def _write(self, text: str) -> None:
         async with self.send_lock:
             try:
                 await self.ws.send_text(text)
@@ -230,24 +237,28 @@ class _Connection:
             await self.error(re, kind, {"code": "unknown-type", "message": f"unknown message type {kind!r} "
                                         f"(known: {', '.join(MESSAGE_TYPES)})"})
             return
+        # CPU time, not wall time: a step must not cost more because others make the server slow.
+        # Threaded handlers measure their thread (and the job they waited for); the others run on this
+        # thread without awaiting, so one reading before and one after the replies are serialized
+        # covers the handler and the writing (a clock reading is a system call: two per message).
         c0, self.thread_cpu = time.thread_time(), 0.0
         try:
             replies = await getattr(self, f"_on_{kind}")(msg)
         except PinraceError as e:
-            await self.error(re, kind, e.to_dict())
-            return
+            replies = [{"type": "error", "request": kind, "error": e.to_dict()}]
         except Exception:
             log.exception("websocket %s failed", kind)
-            await self.error(re, kind, {"code": "internal-error", "message": "internal error (logged); "
-                                        "the session is unchanged"})
-            return
-        finally:
-            # CPU time, not wall time: a step must not cost more because others make the server slow.
-            # Threaded handlers measure their thread; the others ran on this thread without awaiting.
-            self.bucket.charge(self.thread_cpu if kind in _THREADED else time.thread_time() - c0)
+            replies = [{"type": "error", "request": kind, "error": {
+                "code": "internal-error", "message": "internal error (logged); the session is unchanged"}}]
+        if kind in _THREADED:
+            c0 = time.thread_time()  # (others' coroutines ran on this thread while it waited)
+        texts = []
         for r in replies or ():
             r["re"] = re
-            await self.send(r)
+            texts.append(self._text(r))
+        self.bucket.charge(self.thread_cpu + time.thread_time() - c0)
+        for t in texts:
+            await self._write(t)
 
     # ---- handlers ------------------------------------------------------------------
     async def _on_ping(self, msg):
