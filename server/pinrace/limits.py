@@ -79,7 +79,7 @@ class Limits:
     ws_message_chars: int = _limit(256 * 1024, "PINRACE_MAX_WS_MESSAGE_CHARS", "characters in one websocket message")
     ws_rate: float = _limit(100.0, "PINRACE_WS_RATE", "websocket messages per second one session may send, sustained")
     ws_burst: float = _limit(200.0, "PINRACE_WS_BURST", "websocket messages one session may send in a burst")
-    ws_cpu_share: float = _limit(0.25, "PINRACE_WS_CPU_SHARE",
+    ws_cpu_share: float = _limit(0.1, "PINRACE_WS_CPU_SHARE",
                                  "share of the server's time one websocket session may keep it busy")
     ws_flood_seconds: float = _limit(10.0, "PINRACE_WS_FLOOD_SECONDS",
                                      "window in which a session's refused messages are counted as a flood")
