@@ -560,7 +560,7 @@ async def killer(pid: int, until: float, killed: list) -> None:
 
 
 async def phase(name: str, base: str, url: str, server_pid: int, duration: float, interval: float,
-                sessions: int, slow: tuple[int, int]) -> dict:
+                sessions: int, slow: tuple[int, int], nginx_pid: int | None = None) -> dict:
     rtts: list[float] = []
     errors: dict = {}
     lat: list[float] = []
@@ -581,7 +581,7 @@ async def phase(name: str, base: str, url: str, server_pid: int, duration: float
     if proc is not None:
         proc.start()
     cpu0 = {"server": cpu_seconds([server_pid]), "workers": cpu_seconds(workers(server_pid)),
-            "clients": cpu_seconds([os.getpid()])}
+            "nginx": cpu_seconds([nginx_pid]) if nginx_pid else 0.0, "clients": cpu_seconds([os.getpid()])}
     load0 = os.getloadavg()[0]
     tasks = [session(url, duration, interval, rtts, errors, i, start_at, USERS[i % len(USERS)])
              for i in range(sessions)]
@@ -591,6 +591,7 @@ async def phase(name: str, base: str, url: str, server_pid: int, duration: float
     await asyncio.gather(*tasks)
     cpu = {"server": cpu_seconds([server_pid]) - cpu0["server"],
            "workers": cpu_seconds(workers(server_pid)) - cpu0["workers"],  # (killed ones not counted)
+           "nginx": (cpu_seconds([nginx_pid]) - cpu0["nginx"]) if nginx_pid else 0.0,
            "clients": cpu_seconds([os.getpid()]) - cpu0["clients"],
            "attacker": cpu_seconds([proc.pid]) if proc is not None else 0.0}
     load = (load0, os.getloadavg()[0])
@@ -636,7 +637,8 @@ def report(results: dict, args, nginx: bool) -> str:
         bad = {k: v for k, v in r["statuses"].items() if k != 200}
         lines.append(f"{name}: well-behaved clients' errors: steps {r['errors'] or 'none'}, checks {bad or 'none'}"
                      + (f"; workers killed: {r['killed']}" if r["killed"] else ""))
-        cpu = ", ".join(f"{k} {v:.1f}" for k, v in r["cpu"].items())
+        cpu = ", ".join(f"{k} {'n/a (some were killed)' if k == 'workers' and r['killed'] else f'{v:.1f}'}"
+                        for k, v in r["cpu"].items())
         lines.append(f"  CPU seconds: {cpu}; machine load average {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
         if r["attacks"]:
             per: dict = {}
@@ -672,7 +674,8 @@ def main(argv=None) -> int:
         results = {}
         for name in args.phases.split(","):
             results[name] = asyncio.run(phase(name, base, url, server.pid, args.duration, args.interval,
-                                              args.sessions, (args.slow_headers, args.slow_bodies)))
+                                              args.sessions, (args.slow_headers, args.slow_bodies),
+                                              nginx.pid if nginx is not None else None))
             time.sleep(3.0)  # cancelled explorations end, slow connections time out
     finally:
         for p in (nginx, server):

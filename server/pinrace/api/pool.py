@@ -318,7 +318,9 @@ class _Slot(threading.Thread):
         code = self.proc.exitcode
         self.stop_process(kill=True)
         if not task.retried and not task.progressed and time.monotonic() - started < 0.5:
-            task.retried = task.preempted = True  # (the pool queues it again; this outcome is dropped)
+            # (the pool queues it again, where it may take the spare as before; this outcome is dropped)
+            task.retried = task.preempted = True
+            task.on_spare = False
             return
         settle(WorkerDied(f"the worker process died (exit code {code})"))
 
