@@ -468,3 +468,16 @@ def test_schedules_of_huge_numbers_or_too_many_steps(attacker, victim):
         err(attacker.post(path, json={"scenario": "bias-unsynchronized", "schedule": [0] * (LIMITS.run_steps + 1)}),
             413 if path != "/api/replay" else 422, "too-long" if path != "/api/replay" else "bad-request")
     still_serving(victim)
+
+
+def test_lkmm_recursion_is_a_422_in_the_checkers_words(attacker, victim):
+    """lkmm with 1,000 writes to one location ran out of Python's stack: a 500, then a 422 that said
+    the scenario 'nests too deeply to compile' (it does not).  Now a 422 that says what happened
+    (or, once lkmm no longer recurses per operation, simply an answer)."""
+    src = "C writes\n{}\nP0(int *x) { " + "WRITE_ONCE(*x, 1); " * 1000 + "}\nexists (x=1)\n"
+    r = attacker.post("/api/check", json={"scenario": src, "model": "lkmm", "budget": {"max_seconds": 5}})
+    assert r.status_code in (200, 422), r.text[:300]
+    if r.status_code == 422:
+        e = r.json()["error"]
+        assert e["code"] == "too-complex" and "compile" not in e["message"], e
+    still_serving(victim)
