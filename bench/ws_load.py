@@ -59,10 +59,12 @@ def start_server(port: int) -> subprocess.Popen:
 
 
 async def session(url: str, duration: float, interval: float, rtts: list, errors: dict, seed: int,
-                  start_at: float) -> None:
+                  start_at: float, local_addr: str | None = None) -> None:
+    """One well-behaved session; `local_addr` is the address it connects from (a client of its own)."""
     rng = random.Random(seed)
+    kw = {"local_addr": (local_addr, 0)} if local_addr else {}
     try:
-        async with connect(url, max_size=2**24) as ws:
+        async with connect(url, max_size=2**24, **kw) as ws:
             json.loads(await ws.recv())  # hello
             await ws.send(json.dumps({"type": "load", "scenario": SCENARIO, "model": "tso", "id": 0}))
             state = None

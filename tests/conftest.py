@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Starlette's TestClient sends `Host: testserver`; the server answers only the names it is reached
+# by (PINRACE_ALLOWED_HOSTS, api/edge.py), so the suite names it too.  Tests of the allow-list
+# itself pass their own list.
+os.environ.setdefault("PINRACE_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1,::1")
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"

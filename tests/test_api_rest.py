@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 
 from pinrace import library
 from pinrace.api.app import create_app
-from pinrace.api.schemas import MAX_SECONDS, MAX_STATES, SB_SOURCE
+from pinrace.api.schemas import SB_SOURCE
+from pinrace.limits import LIMITS
 
 SB_MB = SB_SOURCE.replace("WRITE_ONCE(*x, 1);", "WRITE_ONCE(*x, 1); smp_mb();").replace(
     "WRITE_ONCE(*y, 1);", "WRITE_ONCE(*y, 1); smp_mb();")
@@ -132,8 +133,8 @@ def test_check_budget_is_capped_and_reports_incomplete(client):
     assert d["verdict"] in ("incomplete", "reachable")
     from pinrace.api.schemas import BudgetIn
 
-    assert BudgetIn(max_states=10**12, max_seconds=10**6).capped() == {"max_states": MAX_STATES,
-                                                                      "max_seconds": MAX_SECONDS}
+    assert BudgetIn(max_states=10**12, max_seconds=10**6).capped() == {"max_states": LIMITS.max_states,
+                                                                      "max_seconds": LIMITS.max_seconds}
 
 
 def test_check_errors(client):
@@ -272,7 +273,7 @@ def test_bug_is_500_without_a_stack_trace(protocols, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(rest, "replay", boom)
+    monkeypatch.setattr(rest, "schedule_steps", boom)  # a fault in the server process itself
     with TestClient(create_app(), raise_server_exceptions=False) as c:
         r = c.post("/api/replay", json={"scenario": SB_SOURCE, "schedule": "0"})
     e = _err(r, 500, "internal-error")

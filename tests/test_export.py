@@ -155,15 +155,12 @@ def test_committed_example_matches_the_export():
 
 
 def test_rest_export(tmp_path):
-    from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from pinrace.api import problem
-    from pinrace.api.share import router
+    from pinrace.api.app import create_app
+    from pinrace.api.jobs import JobRunner
 
-    app = FastAPI()
-    problem.install(app)
-    app.include_router(router)
+    app = create_app(JobRunner(workers=1, spares=0), frontend=None)
     c = TestClient(app)
     r = c.post("/api/export/litmus", json={"scenario": FALSE_NEGATIVE})
     assert r.status_code == 200 and r.json()["litmus"].startswith("C fixture-false-negative")

@@ -20,6 +20,7 @@ from pinrace.formats import link
 from pinrace.formats.email import BEGIN, END, from_block, to_block, unwrap, wrap
 from pinrace.formats.link import LinkError, Shared, decode, encode, load, make_shared, text_hash
 from pinrace.library import builtins, find, load_program
+from pinrace.limits import LIMITS
 
 FIXTURES = ROOT / "tests" / "fixtures"
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -85,7 +86,7 @@ _hex = st.from_regex(r"[0-9a-f]{12}", fullmatch=True)
 def shared(draw) -> Shared:
     model = draw(st.sampled_from(["sc", "tso", "lkmm"]))
     schedule = tuple(draw(st.lists(_step, max_size=40)))
-    bound = draw(st.none() | st.integers(0, 1000))
+    bound = draw(st.none() | st.integers(0, LIMITS.loop_bound))
     prelude = draw(st.none() | _hex)
     if draw(st.booleans()):
         text = draw(st.text(max_size=400))
@@ -158,7 +159,7 @@ def test_clear_messages_for_bad_links():
     with pytest.raises(LinkError, match="empty"):
         decode("#s=")
     with pytest.raises(link.LinkTooLarge):
-        decode("A" * (link.MAX_LINK_CHARS + 1))
+        decode("A" * (LIMITS.link_chars + 1))
     assert isinstance(LinkError("x"), PinraceError) and LinkError.code == "bad-link"
 
 
@@ -171,7 +172,7 @@ def _forge(payload: bytes, version: int = 1) -> str:
 
 def test_decompression_bomb_is_refused_without_inflating_it():
     tok = _forge(b'{"m":"sc","s":"","t":"' + b"a" * 50_000_000 + b'"}')
-    assert len(tok) < link.MAX_LINK_CHARS
+    assert len(tok) < LIMITS.link_chars
     with pytest.raises(link.LinkTooLarge):
         decode(tok)
 
@@ -341,15 +342,12 @@ def test_cli_share_and_unshare(tmp_path, capsys):
 
 @pytest.fixture()
 def client():
-    from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from pinrace.api import problem
-    from pinrace.api.share import router
+    from pinrace.api.app import create_app
+    from pinrace.api.jobs import JobRunner
 
-    app = FastAPI()
-    problem.install(app)
-    app.include_router(router)
+    app = create_app(JobRunner(workers=1, spares=0), frontend=None)
     return TestClient(app)
 
 

@@ -25,6 +25,33 @@ def _budget(args):
                   max_steps_per_cpu=args.max_steps)
 
 
+class _Stopped(Exception):
+    """The command ran past --timeout or --max-memory where nothing polls the budget (pinrace.guard)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _compile(args, src: str, loop_bound: int | None = None):
+    """load_program under --timeout and --max-memory: compiling polls no budget, so a guard bounds it."""
+    from .guard import guard
+    from .library import load_program
+
+    def over(reason: str) -> BaseException:
+        what = f"took more than {args.timeout:g} s (--timeout)" if reason == "time" else \
+            f"used more than {args.max_memory:g} MiB (--max-memory)"
+        return SourceError(f"compiling the scenario {what}")
+
+    with guard(args.timeout, args.max_memory, over):
+        return load_program(src, loop_bound=loop_bound)
+
+
+# a run may pass its budget by this much before the guard around the whole command stops it: the
+# exploration stops itself (incomplete) first; the guard is for code that does not look
+_GRACE = 1.25
+
+
 def _progress_printer(enabled: bool):
     """A stderr progress line for runs that take more than a second."""
     if not enabled or not sys.stderr.isatty():
@@ -154,10 +181,10 @@ def _result_json(prog, r) -> dict:
 def cmd_check(args) -> int:
     from .engine.models import make_model
     from .explore.invariants import check_with_invariants
-    from .library import load_program, resolve_source
+    from .library import resolve_source
 
     label, src = resolve_source(args.scenario)
-    prog = load_program(src, loop_bound=args.loop_bound)
+    prog = _compile(args, src, args.loop_bound)
     models = _models(args.model)
     if args.model != "all" and not _available(args.model):
         raise PinraceError(f"the {args.model} model is not available in this installation")
@@ -330,11 +357,11 @@ def _state_lines(v: dict) -> list[str]:
 
 def cmd_diff(args) -> int:
     from .explore.diff import diff
-    from .library import load_program, resolve_source
+    from .library import resolve_source
 
     old_label, old_src = resolve_source(args.old)
     new_label, new_src = resolve_source(args.new)
-    old, new = load_program(old_src), load_program(new_src)
+    old, new = _compile(args, old_src), _compile(args, new_src)
     diffs = [diff(old, new, m, _budget(args)) for m in _models(args.model)]
     if args.json:
         def state(f, common):
@@ -391,15 +418,24 @@ def cmd_serve(args) -> int:
 
     from .api.app import create_app
     from .library import require_builtins
+    from .limits import LIMITS
 
     require_builtins()  # no protocol library, no app: fail here (exit 2), not on the first request
-    app = create_app()  # likewise for the browser app and the API docs
+    app = create_app(bind=args.host)  # the Host allow-list takes the address served besides loopback
     # step replies are small and many: the default gen-0 threshold runs a collection every few
     # replies, and full collections over the imported web stack showed up as the latency tail
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    # uvicorn closes a websocket whose message exceeds 1 MiB before the session parses it
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_max_size=1 << 20)
+    # What uvicorn can bound, it does: a websocket message over 1 MiB closes the connection before
+    # the session parses it, idle keep-alive connections close after PINRACE_KEEPALIVE_SECONDS,
+    # a websocket peer that stops answering pings is dropped.  It has no deadline for a request's
+    # headers and no per-address connection limit: a public instance runs behind the nginx
+    # configuration in docs/deploy/ (docs/limits.md, "Slow clients").
+    # No permessage-deflate: compressing a long run's 1 MB state message on the event loop took a
+    # quarter of its time in the soak (bench/soak.py); the messages are plain JSON either way.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_max_size=1 << 20,
+                timeout_keep_alive=max(1, round(LIMITS.keepalive_seconds)), ws_ping_interval=20.0,
+                ws_ping_timeout=20.0, ws_per_message_deflate=False, server_header=False)
     return EXIT_SAFE
 
 
@@ -415,13 +451,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     def budgets(p):
-        p.add_argument("--max-states", type=int, default=2_000_000, metavar="N",
+        p.add_argument("--max-states", type=_positive(int), default=2_000_000, metavar="N",
                        help="stop with 'incomplete: states' after N states (default 2,000,000)")
-        p.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                       help="stop with 'incomplete: time' after S seconds (default 60)")
-        p.add_argument("--max-memory", type=float, default=4096.0, metavar="MIB",
-                       help="stop with 'incomplete: memory' above MIB MiB resident (default 4096)")
-        p.add_argument("--max-steps", type=int, default=10_000, metavar="N",
+        p.add_argument("--timeout", type=_positive(float), default=60.0, metavar="S",
+                       help="stop with 'incomplete: time' after S seconds (default 60); compiling too")
+        p.add_argument("--max-memory", type=_positive(float), default=4096.0, metavar="MIB",
+                       help="stop with 'incomplete: memory' above MIB MiB resident (default 4096); compiling too")
+        p.add_argument("--max-steps", type=_positive(int), default=10_000, metavar="N",
                        help="sc/tso: stop with 'incomplete: steps' past N steps per CPU in one run (default 10,000)")
 
     p = sub.add_parser("litmus", help="run litmus tests and print herd7's summary lines",
@@ -483,22 +519,69 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _positive(kind):
+    """An argparse type: a finite number above 0 (NaN would disable a budget: `NaN > S` is false)."""
+    import math
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(v) or v <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: a budget is a finite number above 0")
+        return v
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _guarded(args):
+    """Run the command; with budgets, under a guard past --timeout and --max-memory (pinrace.guard) for
+    the code that does not poll them: it ends the command as incomplete rather than letting it run on."""
+    if not hasattr(args, "timeout"):
+        return args.func(args)
+    from .guard import guard
+
+    with guard(args.timeout * _GRACE + 1, args.max_memory * _GRACE, _Stopped):
+        return args.func(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return _guarded(args)
     except SourceError as e:
         print(f"pinrace: {e.pretty()}", file=sys.stderr)
         return EXIT_INPUT
     except PinraceError as e:
         print(f"pinrace: {e}", file=sys.stderr)
         return EXIT_INPUT
-    except KeyboardInterrupt:
-        return 130
+    except _Stopped as e:
+        what = f"--timeout {args.timeout:g} s" if e.reason == "time" else f"--max-memory {args.max_memory:g} MiB"
+        print(f"pinrace: incomplete: {e.reason}: the run went past {what} where nothing stops it by itself, "
+              "and was stopped", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    except RecursionError:
+        print("pinrace: the scenario is too large or nests too deeply for pinrace (Python's recursion limit)",
+              file=sys.stderr)
+        return EXIT_INPUT
+    except UnicodeError as e:  # a file read without library.read_scenario_file
+        print(f"pinrace: not UTF-8 text: {e}", file=sys.stderr)
+        return EXIT_INPUT
     except BrokenPipeError:
         # `pinrace check ... | head`: the reader left; say nothing more, as cat and grep do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"pinrace: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_INPUT
+    except MemoryError:
+        print("pinrace: out of memory (try a smaller --max-memory, or a smaller scenario)", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -22,11 +22,13 @@ DEFAULT_BASE = "http://127.0.0.1:8000/"
 
 
 def _read_arg(arg: str) -> str:
+    from .library import read_scenario_file
+
     if arg == "-":
         return sys.stdin.read()
     p = Path(arg)
-    if len(arg) < 4096 and p.is_file():
-        return p.read_text()
+    if len(arg) < 4096 and (p.is_file() or p.is_dir()):
+        return read_scenario_file(p)
     return arg
 
 

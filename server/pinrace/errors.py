@@ -17,6 +17,9 @@ __all__ = [
 ]
 
 
+_CARET_WIDTH = 100
+
+
 class PinraceError(Exception):
     """Root of every error pinrace raises on purpose."""
 
@@ -50,6 +53,11 @@ class SourceError(PinraceError):
         raw = lines[self.line - 1]
         # expandtabs shifts columns; recompute the caret position on the expanded text
         col = len(raw[: max(self.column - 1, 0)].expandtabs(4))
+        if len(text) > _CARET_WIDTH:  # a window around the column, not a 200,000-character line
+            start = max(0, min(col - _CARET_WIDTH // 2, len(text) - _CARET_WIDTH))
+            text = ("…" if start else "") + text[start:start + _CARET_WIDTH] + \
+                ("…" if start + _CARET_WIDTH < len(text) else "")
+            col = col - start + (1 if start else 0)
         return f"{text}\n{' ' * col}^"
 
     def _render(self) -> str:

@@ -13,7 +13,7 @@ from .engine.ir import Program
 from .errors import PinraceError
 
 __all__ = ["protocols_dir", "prelude", "Builtin", "builtins", "require_builtins", "find", "load_program",
-           "LibraryError", "litmus_name"]
+           "LibraryError", "litmus_name", "resolve_source", "read_scenario_file"]
 
 _DESC = re.compile(r"^\s*\*?\s*(Description|Summary):\s*(.+)$", re.M)
 
@@ -98,11 +98,25 @@ def litmus_name(text: str) -> str:
     return "scenario"
 
 
+def read_scenario_file(p: Path) -> str:
+    """A scenario file's text; a LibraryError that says why not (a directory, not UTF-8 text, unreadable)."""
+    try:
+        with open(p, encoding="utf-8") as f:
+            return f.read()
+    except IsADirectoryError:
+        raise LibraryError(f"{p}: is a directory, not a scenario file") from None
+    except UnicodeDecodeError as e:
+        raise LibraryError(f"{p}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): "
+                           "a scenario is UTF-8 text") from None
+    except OSError as e:
+        raise LibraryError(f"{p}: {e.strerror or e}") from None
+
+
 def resolve_source(arg: str) -> tuple[str, str]:
     """(label, text) for a file path or a built-in protocol name."""
     p = Path(arg)
     if p.exists():
-        return str(p), p.read_text()
+        return str(p), read_scenario_file(p)
     try:
         b = find(arg)
     except LibraryError:

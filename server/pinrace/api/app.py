@@ -19,6 +19,7 @@ from starlette.routing import Match
 
 from .. import __version__, assets
 from . import apidocs, problem
+from .edge import BodyGuard, HostAllowList, PerClient, allowed_hosts
 from .jobs import JobRunner
 from .rest import router
 from .security import SecurityHeaders, cors_origins, origin_allowed
@@ -36,10 +37,12 @@ Interactive stepping is on the websocket at `/ws` (see docs/websocket.md).
 """
 
 
-def create_app(runner: JobRunner | None = None, frontend: Path | Literal["shipped"] | None = "shipped") -> FastAPI:
-    """The web app.  `runner` is the exploration pool (one is made when None); `frontend` the
+def create_app(runner: JobRunner | None = None, frontend: Path | Literal["shipped"] | None = "shipped",
+               bind: str | None = None) -> FastAPI:
+    """The web app.  `runner` is the worker pool (one is made when None); `frontend` the
     browser app's folder: the one pinrace ships by default (AssetMissing when it is not there),
-    None for an API-only app."""
+    None for an API-only app; `bind` the address the server listens on, which the Host
+    allow-list accepts besides the loopback names."""
     if frontend == "shipped":
         frontend = assets.frontend_dir()
     elif frontend is not None and not (frontend / "index.html").is_file():
@@ -59,12 +62,16 @@ def create_app(runner: JobRunner | None = None, frontend: Path | Literal["shippe
                   docs_url=None, redoc_url=None)
     app.state.runner = runner
     problem.install(app)
-    app.add_middleware(problem.BodyLimit)
+    # outermost last: every answer carries the security headers; a wrong Host is refused before
+    # anything else; then connections per client; the body is read (bounded) before any route
+    app.add_middleware(BodyGuard)
     origins = cors_origins()
     if origins:  # closed unless PINRACE_CORS_ORIGINS names who may call the API from a browser
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["content-type", "accept"])
-    app.add_middleware(SecurityHeaders)  # outermost: every answer, a 413 from BodyLimit too, carries them
+    app.add_middleware(PerClient)
+    app.add_middleware(HostAllowList, hosts=allowed_hosts(bind))
+    app.add_middleware(SecurityHeaders)
     app.include_router(router)
     app.include_router(share_router)
     apidocs.install(app)

@@ -1,5 +1,7 @@
 """Errors as the API answers them: {"error": {"code", "message", "line", "column", ...}}.
 
+(Refusals before a route runs — Host, connections, body size, time and nesting — are edge.py's.)
+
 User errors are 4xx with a position when there is one; pinrace's own faults are 500
 with a generic message and the traceback in the server log only.
 """
@@ -10,22 +12,19 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import EngineFault, PinraceError, ScheduleError, SourceError
 from ..library import LibraryError
-from ..limits import LIMITS
 from .jobs import Busy, TooMany
-from .scenario import StepUnsupported
+from .scenario import RemoteError, StepUnsupported
 
-__all__ = ["ApiError", "install", "error_body", "error_responses", "BodyLimit", "MAX_BODY"]
+__all__ = ["ApiError", "install", "error_body", "error_responses"]
 
 log = logging.getLogger("pinrace.api")
 
-MAX_BODY = LIMITS.body_bytes  # bytes in one request body (PINRACE_MAX_BODY_BYTES)
-
-_HTTP_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 413: "too-large",
+_HTTP_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 408: "too-slow", 413: "too-large",
                415: "unsupported-media-type", 422: "bad-request", 429: "too-many-requests", 503: "busy"}
 
 
@@ -52,15 +51,20 @@ def error_responses(*codes: int) -> dict:
     """OpenAPI `responses` entries for the given error statuses."""
     from .schemas import ErrorResponse
 
-    if 422 in codes:  # a body that is not JSON at all is a 400 (FastAPI's), one over MAX_BODY a 413
+    if 422 in codes:  # a body that is not JSON at all is a 400 (FastAPI's), one over the limit a 413 (edge.py)
         codes = tuple(sorted({400, 413, *codes}))
-    text = {400: "the body is not JSON", 404: "unknown built-in protocol", 413: "request too large",
-            422: "bad scenario, schedule or request",
-            429: "this client already runs its share of explorations", 503: "too many explorations running"}
+    text = {400: "the body is not JSON, or the Host is not one this server answers to",
+            404: "unknown built-in protocol",
+            408: "the body did not arrive in time", 413: "request too large",
+            422: "bad scenario, schedule or request, or a job over its budget (over-budget)",
+            429: "this client already runs its share of jobs, or has too many connections",
+            503: "too many jobs running (busy), or the job's worker process died (worker-died)"}
     return {c: {"model": ErrorResponse, "description": text.get(c, "error")} for c in codes}
 
 
 def _status(e: PinraceError) -> int:
+    if isinstance(e, RemoteError):
+        return e.status
     if isinstance(e, LibraryError):
         return 404
     if isinstance(e, TooMany):
@@ -80,6 +84,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, e: ApiError):
         return JSONResponse(error_body(e.body), status_code=e.status)
+
+    from .routing import ClientGone
+
+    @app.exception_handler(ClientGone)
+    async def _gone(request: Request, e: ClientGone):
+        return Response(status_code=204)  # nobody is there to read it; its jobs were cancelled
 
     @app.exception_handler(PinraceError)
     async def _pinrace(request: Request, e: PinraceError):
@@ -109,56 +119,3 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body({"code": "internal-error", "message": "internal error in pinrace (logged)"}),
                             500)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class BodyLimit:
-    """ASGI middleware: request bodies over `limit` bytes get 413 before any parsing."""
-
-    def __init__(self, app, limit: int = MAX_BODY):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        for k, v in scope.get("headers", ()):
-            if k == b"content-length":
-                try:
-                    n = int(v)
-                except ValueError:
-                    n = 0
-                if n > self.limit:
-                    return await self._reject(send)
-        total = 0
-        started = False
-
-        async def limited():
-            nonlocal total
-            m = await receive()
-            if m["type"] == "http.request":
-                total += len(m.get("body", b""))
-                if total > self.limit:
-                    raise _TooLarge
-            return m
-
-        async def tracking_send(m):
-            nonlocal started
-            if m["type"] == "http.response.start":
-                started = True
-            await send(m)
-
-        try:
-            await self.app(scope, limited, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send)
-
-    async def _reject(self, send):
-        resp = JSONResponse(error_body({"code": "too-large", "message": f"request bodies are at most {self.limit:,} "
-                                        "bytes"}), 413)
-        await send({"type": "http.response.start", "status": 413, "headers": resp.raw_headers})
-        await send({"type": "http.response.body", "body": resp.body})

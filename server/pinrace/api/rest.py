@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 from fastapi import APIRouter, Request
@@ -10,15 +9,13 @@ from fastapi.responses import PlainTextResponse
 
 from .. import __version__
 from ..engine.models import MODELS
-from ..engine.view import describe
-from ..errors import PinraceError, SourceError
-from ..explore.replay import replay
-from ..formats.diagram import step_label
-from ..formats.schedule import schedule_from_json
+from ..errors import PinraceError
 from ..library import builtins, find
-from . import work
-from .problem import ApiError, error_responses
-from .scenario import compile_cached, condition_text, precompile, resolve, stepper
+from ..limits import LIMITS
+from . import tasks, work
+from .problem import ApiError, error_body, error_responses
+from .routing import answers, client_key, json_response, one_job, schedule_steps
+from .scenario import compile_cached, condition_text, resolve
 from .schemas import (
     CheckRequest,
     CheckResponse,
@@ -39,8 +36,6 @@ from .schemas import (
     ScheduleObject,
     ScheduleStep,
 )
-from .session import MAX_RUN
-from .views import explain, verdict
 
 __all__ = ["router"]
 
@@ -49,12 +44,6 @@ router = APIRouter(prefix="/api")
 
 def _runner(request: Request):
     return request.app.state.runner
-
-
-def client_key(request: Request) -> str:
-    """Whose share an exploration counts against: the peer address (behind a proxy, the proxy's,
-    unless uvicorn runs with --proxy-headers and --forwarded-allow-ips)."""
-    return request.client.host if request.client else "unknown"
 
 
 # ---- health and protocols ---------------------------------------------------------------
@@ -95,16 +84,11 @@ def protocol(name: str) -> Protocol:
                     sha256=hashlib.sha256(src.encode()).hexdigest())
 
 
-# ---- check --------------------------------------------------------------------------------
+# ---- jobs -------------------------------------------------------------------------------
 
 
 def _models(model: str) -> list[str]:
     return list(MODELS) if model == "all" else [model]
-
-
-async def _compile(request: Request, text: str, loop_bound: int | None = None):
-    await precompile(_runner(request), text, loop_bound)  # a large text compiles out of this process
-    return await asyncio.to_thread(compile_cached, text, loop_bound)
 
 
 def _merge(outs: dict[str, dict]) -> tuple[dict, dict]:
@@ -113,12 +97,15 @@ def _merge(outs: dict[str, dict]) -> tuple[dict, dict]:
         if "error" in out:
             errors[m] = out
         else:
-            results[m] = out["result"]
+            results[m] = out
     if not results:
         # nothing ran: answer with the first model's error and its status
         first = next(iter(errors.values()))
         raise ApiError(first.get("status", 422), first["error"])
     return results, {m: e["error"] for m, e in errors.items()}
+
+
+# ---- check --------------------------------------------------------------------------------
 
 
 @router.post("/check", response_model=CheckResponse, responses=error_responses(404, 413, 422, 429, 503),
@@ -130,24 +117,28 @@ async def check(req: CheckRequest, request: Request) -> CheckResponse:
     then only as good as the part explored.
     """
     sc = resolve(req.scenario)
-    prog = await _compile(request, sc.text, req.loop_bound)
     runner = _runner(request)
     budget = req.budget.capped()
     models = _models(req.model)
-    runner.admit(client_key(request), len(models))
-    jobs = [runner.submit(work.run_check, sc.text, m, budget, req.loop_bound, client=client_key(request))
-            for m in models]
-    outs = dict(zip(models, await asyncio.gather(*(j.result() for j in jobs)), strict=True))
-    results, errors = _merge(outs)
-    incomplete = next((r["incomplete"] for r in results.values() if r["incomplete"]), None)
-    if any(r["bad_reachable"] for r in results.values()):
+    client = client_key(request)
+    runner.admit(client, len(models))
+    jobs = [runner.submit(work.run_check, sc.text, m, budget, req.loop_bound, client=client,
+                          seconds=work.explore_seconds(budget), what=f"the {m} exploration") for m in models]
+    outs = dict(zip(models, await answers(request, jobs), strict=True))
+    done, errors = _merge(outs)
+    first = next(iter(done.values()))
+    incomplete = next((r["incomplete"] for r in done.values() if r["incomplete"]), None)
+    if any(r["bad_reachable"] for r in done.values()):
         overall = "reachable"
     elif incomplete:
         overall = "incomplete"
     else:
         overall = "unreachable" if not errors else "error"
-    return CheckResponse(scenario=sc.label, test=prog.name, condition=condition_text(prog), models=models,
-                         verdict=overall, incomplete=incomplete, results=results, errors=errors)
+    # each model's result is JSON its worker made: spliced into the answer, not rebuilt here
+    return json_response({"scenario": sc.label, "test": first["test"], "condition": first["condition"],
+                          "models": models, "verdict": overall, "incomplete": incomplete,
+                          "results": {m: r["result"] for m, r in done.items()},
+                          "errors": {m: error_body(e)["error"] for m, e in errors.items()}})
 
 
 # ---- replay -------------------------------------------------------------------------------
@@ -161,29 +152,17 @@ def _schedule_data(s):
     return s
 
 
-def _replay(req: ReplayRequest) -> ReplayResponse:
-    sc = resolve(req.scenario)
-    prog = compile_cached(sc.text, req.loop_bound)
-    machine = stepper(req.model, prog)
-    steps = schedule_from_json(_schedule_data(req.schedule))
-    if len(steps) > MAX_RUN:
-        raise ApiError(413, {"code": "too-long", "message": f"a schedule has at most {MAX_RUN} steps"})
-    states, taken = replay(machine, steps)
-    views = [describe(machine, s, taken[i - 1] if i else None) for i, s in enumerate(states)]
-    out_steps = []
-    for i, t in enumerate(taken):
-        why = explain(machine, t, views[i], views[i + 1], states[i + 1])
-        out_steps.append({"index": i, "token": t.token(), "cpu": t.cpu, "op": t.op,
-                          "label": step_label(machine, t), "explanation": why})
-    return ReplayResponse(scenario=sc.label, model=req.model, schedule=[t.token() for t in taken], steps=out_steps,
-                          states=views, verdict=verdict(machine, states[-1]))
-
-
-@router.post("/replay", response_model=ReplayResponse, responses=error_responses(404, 413, 422),
+@router.post("/replay", response_model=ReplayResponse, responses=error_responses(404, 413, 422, 429, 503),
              summary="Replay a schedule: every state, each step explained, and the verdict")
-async def replay_route(req: ReplayRequest) -> ReplayResponse:
-    """An invalid step answers 422 with `error.step` (0-based) and `error.rule` (why the engine refuses it)."""
-    return await asyncio.to_thread(_replay, req)
+async def replay_route(req: ReplayRequest, request: Request) -> ReplayResponse:
+    """An invalid step answers 422 with `error.step` (0-based) and `error.rule` (why the engine refuses it).
+
+    The whole schedule is replayed; the answer carries the explanations and states of `limit`
+    steps from `offset` (`next_offset` says where the next page starts)."""
+    sc = resolve(req.scenario)
+    steps = schedule_steps(_schedule_data(req.schedule))
+    return json_response(await one_job(request, tasks.replay_answer, sc.text, sc.label, req.model, steps,
+                                       req.loop_bound, req.offset, req.limit, what="the replay"))
 
 
 # ---- litmus -------------------------------------------------------------------------------
@@ -195,16 +174,16 @@ async def replay_route(req: ReplayRequest) -> ReplayResponse:
           "description": "herd7's result as JSON, or herd7's own text with `Accept: text/plain`"}},
     summary="Run a litmus test: herd7's result as JSON or herd7's text")
 async def litmus(req: LitmusRequest, request: Request):
-    await _compile(request, req.source)
-    job = _runner(request).submit(work.run_litmus, req.source, req.model, req.budget.capped(),
-                                  client=client_key(request))
-    out = await job.result()
+    budget = req.budget.capped()
+    job = _runner(request).submit(work.run_litmus, req.source, req.model, budget, client=client_key(request),
+                                  seconds=work.explore_seconds(budget), what=f"the {req.model} exploration")
+    (out,) = await answers(request, [job])
     if "error" in out:
         raise ApiError(out.get("status", 422), out["error"])
     accept = request.headers.get("accept", "")
     if "text/plain" in accept and "application/json" not in accept:
         return PlainTextResponse(out["text"])
-    return out["json"]
+    return json_response(out["json"])
 
 
 # ---- diff ---------------------------------------------------------------------------------
@@ -216,22 +195,19 @@ async def diff(req: DiffRequest, request: Request) -> DiffResponse:
     """Compared on the observed locations both versions share; each state comes with a
     shortest schedule in the version that allows it."""
     old, new = resolve(req.old), resolve(req.new)
-    for sc, which in ((old, "old"), (new, "new")):
-        try:
-            await _compile(request, sc.text)
-        except SourceError as e:
-            d = e.to_dict()
-            d["message"] = f"{which}: {d['message']}"
-            raise ApiError(422, d) from None
     runner = _runner(request)
     models = _models(req.model)
-    runner.admit(client_key(request), len(models))
-    jobs = [runner.submit(work.run_diff, old.text, new.text, m, req.budget.capped(), client=client_key(request))
+    client = client_key(request)
+    budget = req.budget.capped()
+    runner.admit(client, len(models))
+    jobs = [runner.submit(work.run_diff, old.text, new.text, m, budget, client=client,
+                          seconds=work.explore_seconds(budget) + LIMITS.compile_seconds, what=f"the {m} diff")
             for m in models]
-    outs = dict(zip(models, await asyncio.gather(*(j.result() for j in jobs)), strict=True))
-    results, errors = _merge(outs)
-    differ = any(r["only_old"] or r["only_new"] for r in results.values())
-    return DiffResponse(old=old.label, new=new.label, differ=differ, results=results, errors=errors)
+    outs = dict(zip(models, await answers(request, jobs), strict=True))
+    done, errors = _merge(outs)
+    return json_response({"old": old.label, "new": new.label, "differ": any(r["differ"] for r in done.values()),
+                          "results": {m: r["result"] for m, r in done.items()},
+                          "errors": {m: error_body(e)["error"] for m, e in errors.items()}})
 
 
 
@@ -255,44 +231,33 @@ def lesson_one(name: str) -> Lesson:
     return Lesson(**x.to_dict(len(lessons())), text=x.text)
 
 
-def _lesson_run(x, req: LessonCheckRequest) -> dict:
-    from ..lessons import judge_run
-
-    text = req.source or x.text
-    model = req.model or x.goal.model or x.model
-    prog = compile_cached(text)
-    machine = stepper(model, prog)
-    steps = schedule_from_json(_schedule_data(req.schedule)) if req.schedule is not None else []
-    if len(steps) > MAX_RUN:
-        raise ApiError(413, {"code": "too-long", "message": f"a schedule has at most {MAX_RUN} steps"})
-    states, taken = replay(machine, steps)
-    from .views import timeline_entry
-
-    timeline = [dict(timeline_entry(machine, i, t, states[i + 1]), applied=True) for i, t in enumerate(taken)]
-    return judge_run(x, machine, states[-1], timeline, text, model)
-
-
 @router.post("/lesson-check", response_model=LessonVerdict, responses=error_responses(404, 413, 422, 429, 503),
              summary="Judge a lesson's goal: on a run (schedule), or on the exhaustive check of a protocol")
 async def lesson_check(req: LessonCheckRequest, request: Request) -> LessonVerdict:
     """Goals met by a run (bad-outcome, final-state, reorder) replay `schedule`; goals met by the
     exhaustive check (unreachable, fix) run it under the goal's model on `source` (an edited
-    protocol) or the lesson's own scenario.  The server judges; `why` says what is missing."""
+    protocol) or the lesson's own scenario.  The server judges; `why` says what is missing.
+    Both run in a worker, like a replay or a check."""
+    import json
+
     from ..lessons import CHECK_GOALS, find_lesson, judge_result
 
     x = find_lesson(req.lesson)
     text = req.source or x.text
     if x.goal.kind not in CHECK_GOALS:
-        await _compile(request, text)
-        out = await asyncio.to_thread(_lesson_run, x, req)
+        model = req.model or x.goal.model or x.model
+        steps = schedule_steps(_schedule_data(req.schedule)) if req.schedule is not None else []
+        out = await one_job(request, tasks.lesson_run_answer, x.name, text, model, steps, what="the lesson's run")
     else:
         model = req.model or x.goal.model
-        await _compile(request, text)
+        budget = req.budget.capped()
         runner = _runner(request)
-        runner.admit(client_key(request), 1)
-        job = runner.submit(work.run_check, text, model, req.budget.capped(), client=client_key(request))
-        res = await job.result()
+        client = client_key(request)
+        runner.admit(client, 1)
+        job = runner.submit(work.run_check, text, model, budget, None, client=client,
+                            seconds=work.explore_seconds(budget), what=f"the {model} exploration")
+        (res,) = await answers(request, [job])
         if "error" in res:
             raise ApiError(res.get("status", 422), res["error"])
-        out = await asyncio.to_thread(judge_result, x, model, res["result"], text)
+        out = judge_result(x, model, json.loads(res["result"]), text)
     return LessonVerdict(**out, explain=x.explain if out["met"] else None)

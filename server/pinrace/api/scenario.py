@@ -1,11 +1,14 @@
-"""Scenarios as the web face receives them: a built-in name or source text, compiled once."""
+"""Scenarios as the web face receives them: a built-in name or source text, compiled once.
+
+The server process never compiles text a client sent: `session_program` has a worker job do
+it (and prepare lkmm stepping) under admission control, and keeps the result.
+`compile_cached` is what the workers (and library users) call.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -14,10 +17,9 @@ from ..errors import PinraceError, SourceError
 from ..library import LibraryError, builtins, find, litmus_name, load_program
 from ..limits import LIMITS
 
-__all__ = ["Scenario", "resolve", "compile_cached", "stepper", "StepUnsupported", "MAX_SOURCE", "condition_text",
-           "heavy_gate", "HEAVY_CHARS", "precompile", "RemoteError"]
+__all__ = ["Scenario", "resolve", "compile_cached", "stepper", "StepUnsupported", "condition_text",
+           "session_program", "RemoteError"]
 
-MAX_SOURCE = LIMITS.source_chars  # characters of scenario text the server accepts (PINRACE_MAX_SOURCE_CHARS)
 _CACHE_SIZE = 64
 
 
@@ -44,8 +46,8 @@ def resolve(scenario: str) -> Scenario:
     """
     if not isinstance(scenario, str) or not scenario.strip():
         raise LibraryError("the scenario is empty: give a built-in protocol name or scenario source")
-    if len(scenario) > MAX_SOURCE:
-        raise SourceError(f"the scenario is {len(scenario):,} characters long; the limit is {MAX_SOURCE:,} "
+    if len(scenario) > LIMITS.source_chars:
+        raise SourceError(f"the scenario is {len(scenario):,} characters long; the limit is {LIMITS.source_chars:,} "
                           f"(PINRACE_MAX_SOURCE_CHARS)")
     try:
         scenario.encode("utf-8")
@@ -66,65 +68,81 @@ def resolve(scenario: str) -> Scenario:
 
 
 _cache: OrderedDict = OrderedDict()
+_sizes: dict = {}
+_cache_chars = 0
+# The server keeps the programs its sessions loaded (compiled in a worker), so a second load of
+# the same text needs no job: at most this many characters of source behind them (a program
+# takes ~16 bytes of memory per character of text).
+_CACHE_CHARS = 1_000_000
+_compiling: dict = {}  # key -> the future of the job compiling it now
 
-# Compiling is pure Python in the server process (in a thread, off the event loop, but holding the
-# GIL): a scenario near MAX_SOURCE takes seconds.  One such compile at a time, queued on the event
-# loop (not in a thread), so however many arrive together, the loop competes with one.
-HEAVY_CHARS = 20_000
-_gates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+async def session_program(runner, scenario: Scenario, model: str, loop_bound: int | None,
+                          client: str | None) -> tuple[Program, object, str | None, float]:
+    """(program, prepared model or None, why the model cannot step it or None, server CPU seconds spent
+    receiving them) for a websocket load or model switch: compiled, and under lkmm prepared, in a
+    worker job under admission control (never in this process)."""
+    from . import work
+
+    key = _key(scenario.text, loop_bound)
+    prog = _cache.get(key)
+    if prog is None and model != "lkmm" and key in _compiling:
+        # the same text is being compiled for another session (twenty users opening the same
+        # scenario at once): wait for that job rather than queue twenty
+        try:
+            await asyncio.shield(_compiling[key])
+        except Exception:
+            pass  # that one failed: this one gets its own answer below
+        prog = _cache.get(key)
+    if prog is not None and model != "lkmm":
+        _cache.move_to_end(key)
+        return prog, None, None, 0.0
+    job = runner.submit(work.stepping, scenario.text, model, loop_bound, prog is None, client=client,
+                        seconds=work.prepare_seconds(), what="compiling the scenario"
+                        + (" and preparing lkmm stepping" if model == "lkmm" else ""))
+    mine = model != "lkmm" and key not in _compiling
+    if mine:
+        _compiling[key] = asyncio.ensure_future(job.result())
+    try:
+        out = await (_compiling[key] if mine else job.result())
+    finally:
+        if mine:
+            _compiling.pop(key, None)
+    if "error" in out:
+        raise RemoteError(out["error"], out.get("status", 422))
+    if prog is None:
+        prog = out["program"]
+        _remember(key, prog, len(scenario.text))
+    return prog, out["machine"], out["unsupported"], job.task.server_cpu
 
 
 class RemoteError(PinraceError):
-    """A PinraceError raised in the compile process, carried back as its dict (line, column and all)."""
+    """An error a worker job answered, carried back as its dict (line, column and all) and status."""
 
-    def __init__(self, d: dict):
+    def __init__(self, d: dict, status: int = 422):
         super().__init__(d.get("message", ""))
         self.d = d
+        self.status = status
         self.code = d.get("code", "error")
 
     def to_dict(self) -> dict:
         return dict(self.d)
 
 
-async def precompile(runner, scenario: str, loop_bound: int | None = None) -> float:
-    """Compile a large scenario text in `runner`'s compile process (one at a time) into the cache,
-    so the compile_cached that follows is a hit; small texts are left to it.  The CPU seconds spent."""
-    if not isinstance(scenario, str) or len(scenario) < HEAVY_CHARS:
-        return 0.0
-    text = resolve(scenario).text
-    key = _key(text, loop_bound)
-    if key in _cache:
-        return 0.0
-    async with heavy_gate(text):
-        if key in _cache:
-            return 0.0
-        out = await runner.compile(text, loop_bound)
-    if "error" in out:
-        raise RemoteError(out["error"])
-    _remember(key, out["program"])
-    return float(out.get("cpu", 0.0))
-
-
-def heavy_gate(text: object) -> contextlib.AbstractAsyncContextManager:
-    """`async with heavy_gate(text):` around compiling `text` off the loop."""
-    if not isinstance(text, str) or len(text) < HEAVY_CHARS:
-        return contextlib.nullcontext()
-    loop = asyncio.get_running_loop()
-    gate = _gates.get(loop)
-    if gate is None:
-        gate = _gates[loop] = asyncio.Semaphore(1)
-    return gate
-
-
-
 def _key(text: str, loop_bound: int | None) -> tuple:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), loop_bound
 
 
-def _remember(key: tuple, p: Program) -> None:
+def _remember(key: tuple, p: Program, chars: int) -> None:
+    global _cache_chars
+    if key in _cache:
+        return
     _cache[key] = p
-    while len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
+    _sizes[key] = chars
+    _cache_chars += chars
+    while len(_cache) > _CACHE_SIZE or (_cache_chars > _CACHE_CHARS and len(_cache) > 1):
+        old, _ = _cache.popitem(last=False)
+        _cache_chars -= _sizes.pop(old, 0)
 
 
 def compile_cached(text: str, loop_bound: int | None = None) -> Program:
@@ -135,7 +153,7 @@ def compile_cached(text: str, loop_bound: int | None = None) -> Program:
         _cache.move_to_end(key)
         return p
     p = load_program(text, loop_bound=loop_bound)
-    _remember(key, p)
+    _remember(key, p, len(text))
     return p
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..limits import LIMITS
-from .scenario import MAX_SOURCE
 
 __all__ = [
-    "MAX_STATES", "MAX_SECONDS", "DEFAULT_STATES", "DEFAULT_SECONDS",
     "BudgetIn", "ErrorBody", "ErrorResponse", "Health", "ScenarioInfo", "ProtocolSummary", "Protocol",
     "CheckRequest", "CheckResponse", "HerdResult", "ModelResult", "ReplayRequest", "ReplayResponse",
     "ReplayStep", "Verdict", "LitmusRequest", "DiffRequest", "DiffResponse", "DiffModelResult",
@@ -18,33 +16,31 @@ __all__ = [
     "LessonVerdict",
 ]
 
-MAX_STATES = LIMITS.max_states  # server-side caps: a request may ask for less, never more
-MAX_SECONDS = LIMITS.max_seconds
-DEFAULT_STATES = LIMITS.default_states
-DEFAULT_SECONDS = LIMITS.default_seconds
-
 SB_SOURCE = ("C SB\n{}\nP0(int *x, int *y) { WRITE_ONCE(*x, 1); r0 = READ_ONCE(*y); }\n"
              "P1(int *x, int *y) { WRITE_ONCE(*y, 1); r0 = READ_ONCE(*x); }\nexists (0:r0=0 /\\ 1:r0=0)\n")
 
 Model = Literal["sc", "tso", "lkmm"]
 ModelOrAll = Literal["sc", "tso", "lkmm", "all"]
 Value = int | str
-ScenarioText = Field(min_length=1, max_length=MAX_SOURCE,
+ScenarioText = Field(min_length=1, max_length=LIMITS.source_chars,
                      description="a built-in protocol name (GET /api/protocols) or scenario source text",
                      examples=[SB_SOURCE])
 
 
 class BudgetIn(BaseModel):
-    """Bounds on one exploration; the server caps both (MAX_STATES, MAX_SECONDS)."""
+    """Bounds on one exploration: finite positive numbers; the server caps both (PINRACE_MAX_STATES,
+    PINRACE_MAX_SECONDS) and fills in its defaults for what is left out."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"max_states": 100000,
                                                                                "max_seconds": 5}]})
-    max_states: int | None = Field(None, ge=1, description=f"distinct states explored (cap {MAX_STATES:,})")
-    max_seconds: float | None = Field(None, gt=0, description=f"wall-clock seconds (cap {MAX_SECONDS:g})")
+    max_states: int | None = Field(None, ge=1, description=f"distinct states explored (cap {LIMITS.max_states:,})")
+    # allow_inf_nan: NaN compares false with everything, so `NaN <= 0` would pass and `min(NaN, cap)` is NaN
+    max_seconds: float | None = Field(None, gt=0, allow_inf_nan=False,
+                                      description=f"wall-clock seconds (cap {LIMITS.max_seconds:g})")
 
     def capped(self) -> dict:
-        return {"max_states": min(self.max_states or DEFAULT_STATES, MAX_STATES),
-                "max_seconds": min(self.max_seconds or DEFAULT_SECONDS, MAX_SECONDS)}
+        return {"max_states": min(self.max_states or LIMITS.default_states, LIMITS.max_states),
+                "max_seconds": min(self.max_seconds or LIMITS.default_seconds, LIMITS.max_seconds)}
 
 
 class ErrorBody(BaseModel):
@@ -111,7 +107,7 @@ class ScheduleObject(BaseModel):
     steps: list[ScheduleStep | int | str] = Field(max_length=LIMITS.run_steps)
 
 
-Schedule = str | ScheduleObject | list[ScheduleStep | int | str]
+Schedule = str | ScheduleObject | Annotated[list[ScheduleStep | int | str], Field(max_length=LIMITS.run_steps)]
 
 
 # ---- check ----------------------------------------------------------------------------
@@ -220,6 +216,11 @@ class ReplayRequest(BaseModel):
     model: Model = "sc"
     schedule: Schedule = Field(description='text ("0 1 0:flush"), the JSON schedule object, or a list of steps')
     loop_bound: int | None = Field(None, ge=0, le=LIMITS.loop_bound)
+    offset: int = Field(0, ge=0, description="the first step whose explanation and states the answer carries")
+    limit: int = Field(LIMITS.replay_states, ge=0, le=LIMITS.replay_states,
+                       description=f"how many steps (and their states) the answer carries, at most "
+                                   f"{LIMITS.replay_states} (PINRACE_MAX_REPLAY_STATES): ask again from "
+                                   f"`next_offset` for the rest")
 
 
 class ReplayStep(BaseModel):
@@ -246,10 +247,15 @@ class Verdict(BaseModel):
 class ReplayResponse(BaseModel):
     scenario: str
     model: str
-    schedule: list[str] = Field(description="the resolved schedule (bare CPU numbers become CPU:OP)")
-    steps: list[ReplayStep]
-    states: list[dict[str, Any]] = Field(description="engine.view.describe() of each state, the initial one first")
-    verdict: Verdict
+    schedule: list[str] = Field(description="the resolved schedule (bare CPU numbers become CPU:OP), all of it")
+    steps: list[ReplayStep] = Field(description="steps offset .. offset + limit - 1")
+    states: list[dict[str, Any]] = Field(description="engine.view.describe() of the states after `offset` .. "
+                                                     "`offset + len(steps)` steps (the first is the initial state "
+                                                     "when offset is 0)")
+    verdict: Verdict = Field(description="of the state after the whole schedule")
+    offset: int = Field(0, description="the index of the first step (and state) in this answer")
+    total_steps: int = Field(0, description="steps in the schedule")
+    next_offset: int | None = Field(None, description="where the next page starts, or null when this is the last")
 
 
 # ---- litmus ---------------------------------------------------------------------------
@@ -258,7 +264,7 @@ class ReplayResponse(BaseModel):
 class LitmusRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"source": SB_SOURCE,
                                                                                "model": "tso"}]})
-    source: str = Field(min_length=1, max_length=MAX_SOURCE, description="an LKMM litmus test")
+    source: str = Field(min_length=1, max_length=LIMITS.source_chars, description="an LKMM litmus test")
     model: Model = "sc"
     budget: BudgetIn = Field(default_factory=BudgetIn)
 
@@ -337,7 +343,7 @@ class LessonCheckRequest(BaseModel):
     model: Model | None = Field(None, description="the model to play under (default: the goal's, else the lesson's)")
     schedule: Schedule | None = Field(None, description="the run, for goals met by a run (bad-outcome, "
                                                          "final-state, reorder)")
-    source: str | None = Field(None, min_length=1, max_length=MAX_SOURCE,
+    source: str | None = Field(None, min_length=1, max_length=LIMITS.source_chars,
                                description="an edited protocol (fix goals); default: the lesson's scenario")
     budget: BudgetIn = Field(default_factory=BudgetIn)
 

@@ -10,6 +10,8 @@ transition cuts the rest (like an editor).  Undo and redo restore snapshots of
 
 from __future__ import annotations
 
+import json
+
 from ..engine.ir import Program
 from ..engine.state import State, Transition
 from ..engine.view import describe
@@ -22,10 +24,7 @@ from .scenario import Scenario, StepUnsupported, compile_cached, condition_text,
 from .scenario import resolve as resolve_scenario
 from .views import changed_keys, explain, moves, op_role, scenario_words, timeline_entry, verdict
 
-__all__ = ["Session", "NoScenario", "MAX_RUN", "MAX_HISTORY"]
-
-MAX_RUN = LIMITS.run_steps  # steps in one run (PINRACE_MAX_RUN_STEPS)
-MAX_HISTORY = LIMITS.undo_history  # undo snapshots kept (PINRACE_MAX_UNDO)
+__all__ = ["Session", "NoScenario", "Timeline"]
 
 
 class NoScenario(PinraceError):
@@ -56,6 +55,21 @@ def _graph_on_refusal(fn):
     return wrapper
 
 
+class Timeline(list):
+    """A state message's `timeline`: the list of entries, and the same as JSON text, ready.
+
+    A 10,000-step run's timeline is ~1 MB of JSON, sent with every state message.  Each entry
+    is built and serialized once (Session keeps them while the run's prefix stays), so a state
+    message costs joining strings, not 10,000 step labels and a large json.dumps.
+    """
+
+    __slots__ = ("json",)
+
+    def __init__(self, entries: list, json_text: str):
+        super().__init__(entries)
+        self.json = json_text
+
+
 class Session:
     def __init__(self):
         self.scenario: Scenario | None = None
@@ -71,6 +85,9 @@ class Session:
         self._redo: list[_Snap] = []
         self.lesson = None  # the lesson being played (lessons.Lesson), or None
         self.lesson_met = False  # whether its goal was met at least once in this session
+        # timeline entries of the run so far: (transition, state after it, entry applied/not, their JSON)
+        self._tl: list[tuple] = []
+        self._tl_of: tuple = ((), ())  # the (run, states) _tl was checked against last
 
     # ---- helpers ----------------------------------------------------------------------
     def _need_program(self) -> None:
@@ -88,15 +105,15 @@ class Session:
 
     def _push(self) -> None:
         self._undo.append(self._snap())
-        del self._undo[:-MAX_HISTORY]
+        del self._undo[:-LIMITS.undo_history]
         self._redo.clear()
 
     def _restore(self, s: _Snap) -> None:
         self.run, self.states, self.cursor = s
 
     def _replay(self, steps: list) -> tuple[tuple[Transition, ...], tuple[State, ...]]:
-        if len(steps) > MAX_RUN:
-            raise ScheduleError(f"a run has at most {MAX_RUN} steps", MAX_RUN, "too-long")
+        if len(steps) > LIMITS.run_steps:
+            raise ScheduleError(f"a run has at most {LIMITS.run_steps} steps", LIMITS.run_steps, "too-long")
         states, taken = replay(self.machine, steps)
         return tuple(taken), tuple(states)
 
@@ -129,8 +146,7 @@ class Session:
             "length": len(self.run),
             "view": view,
             "transitions": moves(m, s),
-            "timeline": [dict(timeline_entry(m, i, t, self.states[i + 1], self.states[i]), applied=i < self.cursor)
-                         for i, t in enumerate(self.run)],
+            "timeline": self.timeline(),
             "verdict": verdict(m, s),
             "explanation": explanation,
             "changed": changed_keys(before, view) if before is not None else [],
@@ -139,38 +155,69 @@ class Session:
             **({"graph": execution_graph(m, s)} if getattr(m, "reorders", False) else {}),
         }
 
+    def timeline(self) -> Timeline:
+        """The run as timeline entries, `applied` up to the cursor; built once per step of the run."""
+        run, states = self.run, self.states
+        if self._tl_of[0] is not run or self._tl_of[1] is not states:
+            keep = 0  # entries still right: same step, same state after it (the same object)
+            for i, e in enumerate(self._tl[:len(run)]):
+                if e[0] != run[i] or e[1] is not states[i + 1]:
+                    break
+                keep = i + 1
+            del self._tl[keep:]
+            m = self.machine
+            for i in range(keep, len(run)):
+                base = timeline_entry(m, i, run[i], states[i + 1], states[i])
+                on, off = dict(base, applied=True), dict(base, applied=False)
+                self._tl.append((run[i], states[i + 1], on, off, json.dumps(on), json.dumps(off)))
+            self._tl_of = (run, states)
+        c, tl = self.cursor, self._tl
+        entries = [e[2] for e in tl[:c]] + [e[3] for e in tl[c:]]
+        text = "[" + ",".join([e[4] for e in tl[:c]] + [e[5] for e in tl[c:]]) + "]"
+        return Timeline(entries, text)
+
     def model_message(self, kept: int, dropped: list[str], refused: dict | None) -> dict:
         return {"type": "model", "model": self.model, "stepping": self.machine is not None,
                 "kept": kept, "dropped": dropped, "refused": refused}
 
     # ---- commands ---------------------------------------------------------------------
-    def load(self, scenario: str, model: str | None = None, loop_bound: int | None = None) -> list[dict]:
+    def load(self, scenario: str, model: str | None = None, loop_bound: int | None = None, *,
+             program: Program | None = None, machine=None, unsupported: str | None = None) -> list[dict]:
+        """Load a scenario (a built-in's name or source text).  `program` is its text compiled, and
+        `machine` / `unsupported` the model prepared for it, when the caller had a worker do that
+        (the server never compiles a client's text itself); else they are made here."""
         sc = resolve_scenario(scenario)
-        prog = compile_cached(sc.text, loop_bound)
+        prog = program if program is not None else compile_cached(sc.text, loop_bound)
         self.scenario, self.program, self.loop_bound = sc, prog, loop_bound
         self.run, self.states, self.cursor = (), (), 0
         self._undo.clear()
         self._redo.clear()
         self.machine = None
         out = [self.scenario_message()]
-        out += self.set_model(model or self.model, cause="load")
+        out += self.set_model(model or self.model, cause="load", machine=machine, unsupported=unsupported)
         return out
 
-    def set_model(self, model: str, cause: str = "model") -> list[dict]:
+    def set_model(self, model: str, cause: str = "model", machine=None, unsupported: str | None = None) -> list[dict]:
         """Switch models, keeping the longest prefix of the run the new model accepts.
 
-        Store-buffer flushes are dropped when the new model has no store buffers.
+        Store-buffer flushes are dropped when the new model has no store buffers.  `machine` (or
+        `unsupported`, why the model cannot step the scenario) comes prepared from a worker for
+        lkmm; otherwise the model is made here.
         """
         self._need_program()
-        try:
-            machine = stepper(model, self.program)
-            self.unsupported = None
-        except StepUnsupported as e:
-            if model not in ("sc", "tso", "lkmm"):
-                raise
-            machine, self.unsupported = None, str(e)
+        if machine is not None or unsupported is not None:
+            self.unsupported = unsupported
+        else:
+            try:
+                machine = stepper(model, self.program)
+                self.unsupported = None
+            except StepUnsupported as e:
+                if model not in ("sc", "tso", "lkmm"):
+                    raise
+                machine, self.unsupported = None, str(e)
         old_run, old_cursor = self.run, self.cursor
         self.model, self.machine = model, machine
+        self._tl, self._tl_of = [], ((), ())  # another model: other labels and reasons
         if machine is None:
             # keep the run as it was, to replay when a stepping model comes back
             return [self.model_message(len(old_run), [], None)]
@@ -208,8 +255,8 @@ class Session:
         self._need_machine()
         if (cpu is None) == (token is None):
             raise BadMessage("step needs exactly one of 'cpu' (a number) or 'token' (like \"0:3\" or \"1:flush\")")
-        if self.cursor >= MAX_RUN:
-            raise ScheduleError(f"a run has at most {MAX_RUN} steps", self.cursor, "too-long")
+        if self.cursor >= LIMITS.run_steps:
+            raise ScheduleError(f"a run has at most {LIMITS.run_steps} steps", self.cursor, "too-long")
         want = cpu if token is None else parse_token(token, self.cursor)
         m, s = self.machine, self.states[self.cursor]
         t = resolve(m, s, want, self.cursor)
@@ -342,8 +389,7 @@ class Session:
         if self.machine is None or not self.states:
             return self._goal({"lesson": lesson.name, "kind": lesson.goal.kind, "model": lesson.goal.model,
                                "met": False, "why": self.unsupported or "nothing to judge yet"})
-        timeline = [dict(timeline_entry(self.machine, i, t, self.states[i + 1]), applied=i < self.cursor)
-                    for i, t in enumerate(self.run)]
+        timeline = self.timeline()  # the entries kept for state messages: built once per step
         return self._goal(judge_run(lesson, self.machine, self.states[self.cursor], timeline,
                                     self.scenario.text, self.model))
 

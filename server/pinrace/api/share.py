@@ -1,22 +1,20 @@
-"""REST routes for sharing: links, email blocks, diagrams and herd7 export (the lead includes `router`)."""
+"""REST routes for sharing: links, email blocks, diagrams and herd7 export (the lead includes `router`).
+
+Everything that compiles scenario text runs in a worker job (tasks.py); decoding a link only
+reads it (bounded by the link limits) and runs here."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..engine.models import make_model
-from ..errors import PinraceError
-from ..explore.replay import replay
-from ..formats.diagram import export_diagram
-from ..formats.diagram_import import import_diagram
-from ..formats.email import find_block, to_block
-from ..formats.link import LINK_VERSION, MAX_LINK_CHARS, encode, link_url, load, make_shared
-from ..formats.litmus_export import export_litmus
-from ..formats.schedule import parse_schedule, schedule_from_json
+from ..formats.email import find_block
+from ..formats.link import LINK_VERSION, load
 from ..limits import LIMITS
+from . import tasks
 from .problem import error_responses
-from .scenario import compile_cached, resolve
+from .routing import one_job, schedule_steps
+from .scenario import resolve
 
 __all__ = ["router"]
 
@@ -52,7 +50,7 @@ class DecodeRequest(BaseModel):
         {"link": "http://127.0.0.1:8000/#s=AU3JQQqAIBBA0avErAvURGugw2gqSVmh7qK7N5ui3ef9Cywg2GhKZ03O0efuPEr1DlpY6CgvvOqdHPQ"
                   "siBLRtqZEeVIGJ4QclNEzV0SFiGGPOUxxj7XhyH-tv2bIfj6-DfcD0Ol90w"}]})
 
-    link: str = Field(max_length=4 * MAX_LINK_CHARS, description="a URL, '#s=...', the token, or an email block")
+    link: str = Field(max_length=4 * LIMITS.link_chars, description="a URL, '#s=...', the token, or an email block")
 
 
 class DecodeResponse(BaseModel):
@@ -117,15 +115,13 @@ class ExportResponse(BaseModel):
     litmus: str
 
 
-@router.post("/share", response_model=ShareResponse, responses=error_responses(404, 422),
+@router.post("/share", response_model=ShareResponse, responses=error_responses(404, 422, 429, 503),
              summary="A link (and email block) carrying a scenario, model and schedule")
-def share(req: ShareRequest) -> ShareResponse:
+async def share(req: ShareRequest, request: Request) -> ShareResponse:
     sc = resolve(req.scenario)
-    steps = req.schedule if isinstance(req.schedule, str) else schedule_from_json(req.schedule)
-    shared = make_shared(sc.text, req.model, steps, builtin=sc.builtin, loop_bound=req.loop_bound)
-    token = encode(shared)
-    return ShareResponse(token=token, fragment=f"#s={token}", url=link_url(token, req.base), email=to_block(shared),
-                         builtin=shared.builtin, hash=shared.sha, length=len(token), version=LINK_VERSION)
+    steps = schedule_steps(req.schedule)
+    return await one_job(request, tasks.share_answer, sc.text, sc.builtin, req.model, steps, req.loop_bound, req.base,
+                      what="making the link")
 
 
 def _decode(text: str) -> DecodeResponse:
@@ -137,7 +133,7 @@ def _decode(text: str) -> DecodeResponse:
 
 @router.get("/share/decode", response_model=DecodeResponse, responses=error_responses(422),
             summary="The scenario, model and schedule a link carries")
-def share_decode(s: str = Query(max_length=MAX_LINK_CHARS, description="the part after '#s='")) -> DecodeResponse:
+def share_decode(s: str = Query(max_length=LIMITS.link_chars, description="the part after '#s='")) -> DecodeResponse:
     return _decode(s)
 
 
@@ -147,30 +143,25 @@ def share_decode_post(req: DecodeRequest) -> DecodeResponse:
     return _decode(req.link)
 
 
-@router.post("/diagram/import", response_model=DiagramImportResponse, responses=error_responses(404, 422),
+@router.post("/diagram/import", response_model=DiagramImportResponse, responses=error_responses(404, 422, 429, 503),
              summary="Read a pasted CPU0 | CPU1 diagram as a schedule of a protocol")
-def diagram_import(req: DiagramImportRequest) -> DiagramImportResponse:
+async def diagram_import(req: DiagramImportRequest, request: Request) -> DiagramImportResponse:
     sc = resolve(req.scenario)
-    machine = make_model(req.model, compile_cached(sc.text, req.loop_bound))
-    return DiagramImportResponse(**import_diagram(req.diagram, machine, complete=req.complete).to_dict())
+    return await one_job(request, tasks.diagram_import_answer, sc.text, req.model, req.diagram, req.complete,
+                      req.loop_bound, what="reading the diagram")
 
 
-@router.post("/diagram/export", responses=error_responses(404, 422),
+@router.post("/diagram/export", responses=error_responses(404, 422, 429, 503),
              summary="Draw a schedule as a diagram in the mailing-list style")
-def diagram_export(req: DiagramExportRequest) -> dict:
+async def diagram_export(req: DiagramExportRequest, request: Request) -> dict:
     sc = resolve(req.scenario)
-    machine = make_model(req.model, compile_cached(sc.text, req.loop_bound))
-    steps = parse_schedule(req.schedule) if isinstance(req.schedule, str) else schedule_from_json(req.schedule)
-    _, taken = replay(machine, steps)
-    return {"diagram": export_diagram(machine, taken, req.width), "schedule": " ".join(t.token() for t in taken)}
+    steps = schedule_steps(req.schedule)
+    return await one_job(request, tasks.diagram_export_answer, sc.text, req.model, steps, req.width, req.loop_bound,
+                      what="drawing the diagram")
 
 
-@router.post("/export/litmus", response_model=ExportResponse, responses=error_responses(404, 422),
+@router.post("/export/litmus", response_model=ExportResponse, responses=error_responses(404, 422, 429, 503),
              summary="The scenario as plain herd7 LKMM litmus C")
-def export_herd(req: ExportRequest) -> ExportResponse:
+async def export_herd(req: ExportRequest, request: Request) -> ExportResponse:
     sc = resolve(req.scenario)
-    prog = compile_cached(sc.text, req.loop_bound)
-    try:
-        return ExportResponse(name=prog.name, litmus=export_litmus(prog))
-    except RecursionError:
-        raise PinraceError("the scenario is too deeply nested to export") from None
+    return await one_job(request, tasks.export_answer, sc.text, req.loop_bound, what="exporting the scenario")

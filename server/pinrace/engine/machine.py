@@ -53,11 +53,14 @@ class _ThreadCode:
         self.slots = {n: i for i, n in enumerate(names)}
         self.reg_names = names
         self.init = tuple(init_regs.get(n, 0) for n in names)
+        self._compile_fns()
+
+    def _compile_fns(self) -> None:
         self.back_edges = {}
         self.fns = []
         v_slot = {"$v": 0}
         r_slot = {"$r": 0}
-        for pc, ins in enumerate(thread.code):
+        for pc, ins in enumerate(self.thread.code):
             f: dict = {}
             for attr in ("addr", "value", "expr", "cond"):
                 e = getattr(ins, attr, None)
@@ -72,6 +75,15 @@ class _ThreadCode:
             if isinstance(ins, (Branch, Jump)) and ins.back:
                 self.back_edges[pc] = len(self.back_edges)
             self.fns.append(f)
+
+    # The compiled expressions are closures, which do not pickle: a machine prepared in a worker
+    # process (lkmm stepping) crosses to the server without them and compiles them again there.
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("fns", "back_edges")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._compile_fns()
 
 
 class Machine:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Budget", "Progress", "BUDGET_NAMES", "OutOfBudget"]
+__all__ = ["Budget", "Progress", "BUDGET_NAMES", "OutOfBudget", "rss_mb"]
 
 BUDGET_NAMES = ("states", "steps", "time", "memory", "cancelled")
 
@@ -16,7 +16,7 @@ BUDGET_NAMES = ("states", "steps", "time", "memory", "cancelled")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     # the current resident size, not the peak: server workers are reused across jobs, and one big
     # job must not make every later one fail its memory budget
     try:
@@ -64,7 +64,7 @@ class Budget:
         # reading the resident size is a system call: hot loops poll often, so look every 10 ms
         if now - self._memory_checked >= 0.01:
             self._memory_checked = now
-            if _rss_mb() > self.max_memory_mb:
+            if rss_mb() > self.max_memory_mb:
                 return "memory"
         return None
 

@@ -15,7 +15,7 @@ from ..engine.machine import Machine, access, conflicts_with_future, futures, in
 from ..engine.state import DONE, State, Transition
 from .budget import Budget, Progress
 from .outcome import FinalState, Result
-from .symmetry import all_permutations, canonical, classes, permute_schedule
+from .symmetry import canonical, classes, permute_schedule, variants
 
 __all__ = ["explore", "observe", "schedule_to"]
 
@@ -152,7 +152,8 @@ def explore(machine: Machine, budget: Budget | None = None,
                 # reached again with fewer transitions asleep: run those it skipped before
                 slept[s2] = old & z2
                 queue.append((s2, old & z2, old - z2, depth + 1))
-    finals, stuck = _collect(machine, parents, terminals, groups, perm0)
+    finals, stuck, cut = _collect(machine, parents, terminals, groups, perm0, budget)
+    incomplete = incomplete or cut
     if progress:
         progress(Progress(len(parents), len(finals), sum(f.satisfies for f in finals), time.monotonic() - t0))
     return Result(
@@ -167,12 +168,36 @@ def explore(machine: Machine, budget: Budget | None = None,
     )
 
 
-def _collect(machine: Machine, parents: dict, terminals: list, groups: list, perm0: list[int]):
-    """Final states (done) and stuck ends, each distinct observation once with a schedule."""
+def _collect(machine: Machine, parents: dict, terminals: list, groups: list, perm0: list[int], budget: Budget):
+    """Final states (done) and stuck ends, each distinct observation once with a schedule, and the
+    budget that cut the enumeration short (None): under symmetry each end stands for the final
+    states of its permutations, as many as there are distinct observations."""
     prog = machine.program
     tables: dict = {}
+    produced = len(parents)
+
+    def add(values: dict, status: str, schedule) -> str | None:
+        nonlocal produced
+        produced += 1
+        # under symmetry the answer itself may be large: it is bounded like the search
+        cut = budget.exceeded(produced) if produced % 256 == 0 else None
+        if status == DONE and prog.filter is not None and not holds(prog.filter, values):
+            return cut
+        if prog.filter_locs:  # the filter has had them: a final state shows herd7's locations only
+            values = {loc.key(): values[loc.key()] for loc in prog.observed}
+        key = (tuple(values.items()), status)
+        if key in tables:
+            tables[key].executions += 1
+        else:
+            sat = holds(prog.condition.prop, values) if prog.condition else False
+            tables[key] = FinalState(values, status, schedule(), 1, sat)
+        return cut
+
+    cut = None
     for s in terminals:
-        if groups:
+        if not groups:
+            cut = add(observe(machine, s), machine.status(s), lambda s=s: schedule_to(parents, s))
+        else:
             sched = _real_schedule(parents, s, perm0)
             # the canonical end is a permutation of the real one: rebuild it by replay
             real = machine.initial()
@@ -180,37 +205,16 @@ def _collect(machine: Machine, parents: dict, terminals: list, groups: list, per
                 real = machine.step(real, t)
             status = machine.status(real)  # done/deadlock/... does not depend on CPU names
             base = observe(machine, real)
-            ends = []
-            seen: set = set()
-            for sigma in all_permutations(len(real.cpus), groups):
-                # CPU sigma[i] of the variant is CPU i of the real end: only observed registers move
-                values = {}
-                for loc in prog.watched:
-                    if loc.thread is None:
-                        values[loc.key()] = base[loc.key()]
-                    else:
-                        src = sigma.index(loc.thread)
-                        values[loc.key()] = real.cpus[src].regs[machine.threads[src].slots[loc.name]]
-                key = tuple(values.items())
-                if key not in seen:
-                    seen.add(key)
-                    ends.append((values, status, lambda sigma=sigma, sched=sched: permute_schedule(sched, sigma)))
-        else:
-            ends = [(observe(machine, s), machine.status(s), lambda s=s: schedule_to(parents, s))]
-        for values, status, schedule in ends:
-            if status == DONE and prog.filter is not None and not holds(prog.filter, values):
-                continue
-            if prog.filter_locs:  # the filter has had them: a final state shows herd7's locations only
-                values = {loc.key(): values[loc.key()] for loc in prog.observed}
-            key = (tuple(values.items()), status)
-            if key in tables:
-                tables[key].executions += 1
-                continue
-            sat = holds(prog.condition.prop, values)
-            tables[key] = FinalState(values, status, schedule(), 1, sat)
+            for regs, sigma in variants(machine, real, groups):
+                values = {k: regs.get(k, v) for k, v in base.items()}
+                cut = add(values, status, lambda sigma=sigma, sched=sched: permute_schedule(sched, sigma))
+                if cut:
+                    break
+        if cut:
+            break
     finals = [f for f in tables.values() if f.status == DONE]
     stuck = [f for f in tables.values() if f.status != DONE]
-    return finals, stuck
+    return finals, stuck, cut
 
 
 def _persistent(machine: Machine, s: State, moves: list, acc: dict, fut) -> list | None:

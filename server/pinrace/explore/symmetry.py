@@ -2,19 +2,27 @@
 
 A state and any permutation of its identical CPUs (with their store buffers) reach
 the same final states up to that permutation, so the search keeps one canonical
-representative and, at the end, closes the final states under the permutations.
-With k identical pinners this divides the state space by up to k!.
+representative (`canonical`: each group's CPUs sorted by their state).  With k identical
+pinners this divides the state space by up to k!.
+
+At the end the final states are closed under the permutations (`variants`), and that
+too works on canonical forms, never on the k! permutations themselves: a group's CPUs
+are told apart only by what the condition observes of them, so the distinct final states
+are the distinct ways of placing those observations on the group's CPUs.  Twelve CPUs
+that all read 0 end in one final state, found in one step, not 12! = 479,001,600.  When
+the observations really differ, there are as many final states as placements (that is
+the answer's size), and the caller's budget bounds the enumeration.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import fields
-from itertools import permutations, product
 
 from ..engine.machine import Machine
 from ..engine.state import State, Transition
 
-__all__ = ["classes", "canonical", "permute_state", "all_permutations"]
+__all__ = ["classes", "canonical", "permute_state", "permute_schedule", "variants"]
 
 
 def _shape(ins) -> tuple:
@@ -68,12 +76,78 @@ def permute_schedule(steps: list[Transition], sigma: list[int]) -> list[Transiti
     return [Transition(sigma[t.cpu], t.op, t.choice) for t in steps]
 
 
-def all_permutations(n: int, groups: list[list[int]]):
-    """Every permutation of the CPUs that maps each group onto itself."""
-    per_group = [list(permutations(g)) for g in groups]
-    for combo in product(*per_group):
-        sigma = list(range(n))
-        for g, image in zip(groups, combo, strict=True):
-            for src, dst in zip(g, image, strict=True):
-                sigma[src] = dst
-        yield sigma
+def _placements(slots: list[int], names: dict[int, tuple], union: tuple,
+                sig: dict[int, tuple]) -> Iterator[dict[int, int]]:
+    """The distinct ways to put a group's CPUs on its `slots` as the observations see them:
+    {slot: real CPU}.  `names[t]` are the registers observed on slot t, `sig[c]` CPU c's values of
+    `union` (all of them).  At each observed slot the choices are the distinct signatures as the
+    slots still to fill see them (names observed only earlier no longer matter), so CPUs alike
+    there are never swapped for one another; slots that observe nothing take what is left."""
+    # slots observing names few slots observe go first: those names stop mattering early
+    count = {x: sum(x in names[t] for t in slots) for x in union}
+    observed = sorted((t for t in slots if names[t]), key=lambda t: (min(count[x] for x in names[t]), t))
+    idle = [t for t in slots if not names[t]]
+    later = [set().union(*(names[t] for t in observed[k:])) for k in range(len(observed))]
+    keep = [tuple(i for i, x in enumerate(union) if x in later[k]) for k in range(len(observed))]
+    pools: dict[tuple, list[int]] = {}
+    for c in sorted(sig, reverse=True):  # popped from the end: lowest CPU first
+        pools.setdefault(sig[c], []).append(c)
+    chosen: dict[int, int] = {}
+
+    def place(k: int) -> Iterator[dict[int, int]]:
+        if k == len(observed):
+            rest = sorted(c for p in pools.values() for c in p)
+            yield {**chosen, **dict(zip(idle, rest, strict=True))}
+            return
+        t = observed[k]
+        tried: set = set()
+        for s, p in pools.items():
+            view = tuple(s[i] for i in keep[k])
+            if not p or view in tried:
+                continue
+            tried.add(view)
+            c = p.pop()
+            chosen[t] = c
+            yield from place(k + 1)
+            del chosen[t]
+            p.append(c)
+
+    yield from place(0)
+
+
+def variants(machine: Machine, real: State, groups: list[list[int]]) -> Iterator[tuple[dict, list[int]]]:
+    """The distinct observed register values of `real` (a reachable end) under the permutations
+    of `groups`, each with a sigma (sigma[real CPU] = its CPU in the variant): the variant is
+    reached by the real end's schedule with CPU c renamed sigma[c].  Memory values are the same
+    in every variant and not included.  Enumerated over placements of distinct observations
+    (`_placements`), never over permutations of CPUs."""
+    observed = [loc for loc in machine.program.watched if loc.thread is not None]  # filter-only too
+    n = len(real.cpus)
+
+    def reg(cpu: int, name: str):
+        return real.cpus[cpu].regs[machine.threads[cpu].slots[name]]
+
+    per_group = []
+    for g in groups:
+        names = {t: tuple(sorted({loc.name for loc in observed if loc.thread == t})) for t in g}
+        union = tuple(sorted({x for t in g for x in names[t]}))
+        per_group.append((sorted(g), names, union, {c: tuple(reg(c, x) for x in union) for c in g}))
+
+    def combine(i: int, sigma: list[int]) -> Iterator[list[int]]:
+        if i == len(per_group):
+            yield sigma
+            return
+        for placed in _placements(*per_group[i]):
+            s2 = list(sigma)
+            for slot, c in placed.items():
+                s2[c] = slot
+            yield from combine(i + 1, s2)
+
+    seen: set = set()
+    for sigma in combine(0, list(range(n))):
+        where = {slot: c for c, slot in enumerate(sigma)}
+        values = {loc.key(): reg(where[loc.thread], loc.name) for loc in observed}
+        key = tuple(values.items())
+        if key not in seen:
+            seen.add(key)
+            yield values, sigma

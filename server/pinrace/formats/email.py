@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from .link import MAX_LINK_CHARS, LinkError, Shared, decode, encode
+from ..limits import LIMITS
+from .link import LinkError, Shared, decode, encode
 
 __all__ = ["BEGIN", "END", "WIDTH", "wrap", "unwrap", "to_block", "from_block", "find_block"]
 
@@ -23,7 +24,6 @@ WIDTH = 72
 _QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)*", re.M)
 _BEGIN = re.compile(r"-----\s*BEGIN\s+PINRACE\s+SCENARIO\s*-----")
 _END = re.compile(r"-----\s*END\s+PINRACE\s+SCENARIO\s*-----")
-MAX_BLOCK_CHARS = 4 * MAX_LINK_CHARS  # quote markers and breaks can multiply the size
 
 
 def wrap(token: str, width: int = WIDTH) -> str:
@@ -38,8 +38,9 @@ def to_block(shared: Shared) -> str:
 
 def find_block(text: str) -> str | None:
     """The link token inside the first BEGIN/END block of `text`, or None when there is none."""
-    if len(text) > MAX_BLOCK_CHARS:
-        raise LinkError(f"the text is {len(text):,} characters long; pinrace reads at most {MAX_BLOCK_CHARS:,}")
+    most = 4 * LIMITS.link_chars  # quote markers and line breaks can multiply a link's size
+    if len(text) > most:
+        raise LinkError(f"the text is {len(text):,} characters long; pinrace reads at most {most:,}")
     clean = _QUOTE.sub("", text.replace("\r", ""))
     b = _BEGIN.search(clean)
     if not b:

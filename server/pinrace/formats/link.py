@@ -28,19 +28,19 @@ from pathlib import Path
 from ..engine.state import Transition
 from ..errors import PinraceError, ScheduleError
 from ..limits import LIMITS
+from .json_checks import json_too_deep
 from .schedule import format_schedule, parse_schedule, parse_token
 
 __all__ = [
-    "LINK_VERSION", "MAX_LINK_CHARS", "MAX_PAYLOAD_BYTES", "HASH_CHARS",
+    "LINK_VERSION", "HASH_CHARS",
     "LinkError", "Shared", "Loaded",
     "encode", "decode", "extract", "text_hash", "make_shared", "load", "link_url",
     "versions_dir", "archived", "snapshot_builtins", "missing_from_archive",
 ]
 
 LINK_VERSION = 1
-MAX_LINK_CHARS = LIMITS.link_chars  # characters after `s=` (PINRACE_MAX_LINK_CHARS): a 200,000-character
-# scenario compresses well below
-MAX_PAYLOAD_BYTES = LIMITS.link_payload_bytes  # decompressed JSON (PINRACE_MAX_LINK_PAYLOAD_BYTES)
+# Limits (pinrace.limits): PINRACE_MAX_LINK_CHARS characters after `s=` (a 200,000-character
+# scenario compresses well below), PINRACE_MAX_LINK_PAYLOAD_BYTES of decompressed JSON.
 HASH_CHARS = 12  # hex digits of SHA-256 naming a built-in version
 _MODELS = ("sc", "tso", "lkmm")
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
@@ -146,9 +146,9 @@ def extract(text: str) -> str:
 def decode(text: str) -> Shared:
     """The Shared payload of a link; LinkError with a clear reason when it is not one."""
     tok = extract(text)
-    if len(tok) > MAX_LINK_CHARS:
+    if len(tok) > LIMITS.link_chars:
         raise LinkTooLarge(f"the link is {len(tok):,} characters long; pinrace reads links of at most "
-                           f"{MAX_LINK_CHARS:,}")
+                           f"{LIMITS.link_chars:,}")
     if not tok:
         raise LinkError("the link is empty: expected the text after '#s='")
     bad = _ALPHABET.match(tok).end()
@@ -169,18 +169,21 @@ def decode(text: str) -> Shared:
                                f"(was it made by a newer pinrace?)")
     d = zlib.decompressobj(-15)
     try:
-        data = d.decompress(body[1:], MAX_PAYLOAD_BYTES + 1)
+        data = d.decompress(body[1:], LIMITS.link_payload_bytes + 1)
     except zlib.error:
         raise LinkError("the link's compressed data is damaged") from None
-    if len(data) > MAX_PAYLOAD_BYTES or d.unconsumed_tail:
-        raise LinkTooLarge(f"the link expands to more than {MAX_PAYLOAD_BYTES:,} bytes; refused")
+    if len(data) > LIMITS.link_payload_bytes or d.unconsumed_tail:
+        raise LinkTooLarge(f"the link expands to more than {LIMITS.link_payload_bytes:,} bytes; refused")
     if not d.eof or d.unused_data:
         raise LinkError("the link's compressed data is damaged or truncated")
+    if json_too_deep(data, 1):  # the payload is one flat object: '[[[[' is never a link
+        raise LinkError("the link's payload is not a pinrace link (it nests)")
     try:
         obj = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise LinkError("the link's payload is not valid JSON") from None
     _validate(obj)
+    _check_limits(obj)
     if _canonical(obj) != data:
         raise LinkError("the link's payload is not in canonical form")
     return _from_json(obj)
@@ -208,6 +211,20 @@ def _validate(d) -> None:
             raise LinkError(f"the link's hash {d.get(k)!r} is not {HASH_CHARS} hex digits")
     if "l" in d and (isinstance(d["l"], bool) or not isinstance(d["l"], int) or not 0 <= d["l"] <= 1000):
         raise LinkError("the link's loop bound must be an integer from 0 to 1000")
+
+
+def _check_limits(d: dict) -> None:
+    """The limits a scenario, a loop bound and a schedule have anywhere else, applied as the link is read
+    (not later, when what it carries is loaded)."""
+    if "t" in d and len(d["t"]) > LIMITS.source_chars:
+        raise LinkTooLarge(f"the link's scenario is {len(d['t']):,} characters long; the limit is "
+                           f"{LIMITS.source_chars:,} (PINRACE_MAX_SOURCE_CHARS)")
+    if "l" in d and d["l"] > LIMITS.loop_bound:
+        raise LinkError(f"the link's loop bound is {d['l']}; the limit is {LIMITS.loop_bound} (PINRACE_MAX_LOOP_BOUND)")
+    steps = d["s"].count(" ") + 1 if d["s"].strip() else 0
+    if steps > LIMITS.run_steps:
+        raise LinkTooLarge(f"the link's schedule has {steps:,} steps; the limit is {LIMITS.run_steps:,} "
+                           f"(PINRACE_MAX_RUN_STEPS)")
 
 
 def _from_json(d: dict) -> Shared:
@@ -328,13 +345,14 @@ def _builtin_by_hash(text: str, name: str | None) -> tuple[str, str] | None:
 
 
 def make_shared(text: str, model: str = "sc", schedule: str | list | tuple = (), builtin: str | None = None,
-                loop_bound: int | None = None, check: bool = True) -> Shared:
+                loop_bound: int | None = None, check: bool = True, program=None) -> Shared:
     """A Shared for scenario `text`: by name and hash when it is a built-in's text, else inline.
 
     With `check`, the schedule is replayed first and stored compactly: under sc and tso a
     bare CPU number for each operation, `CPU:flush` for a flush; under lkmm each step keeps
     its op and choice (an op may run ahead of program order). A schedule that does not
-    replay raises ScheduleError naming the step.
+    replay raises ScheduleError naming the step.  `program` is `text` already compiled
+    (with the page prelude and `loop_bound`), when the caller has it.
     """
     if model not in _MODELS:
         raise LinkError(f"unknown model {model!r} (models: {', '.join(_MODELS)})")
@@ -344,8 +362,10 @@ def make_shared(text: str, model: str = "sc", schedule: str | list | tuple = (),
         from ..explore.replay import replay
         from ..lang.compile import compile_source
 
-        pre = _current_prelude()
-        prog = compile_source(text, loop_bound=loop_bound, prelude=pre or None)
+        prog = program
+        if prog is None:
+            pre = _current_prelude()
+            prog = compile_source(text, loop_bound=loop_bound, prelude=pre or None)
         _, taken = replay(make_model(model, prog), steps)
         steps = list(taken) if model == "lkmm" else [t.cpu if t.op is not None and not t.choice else t
                                                      for t in taken]

@@ -20,19 +20,25 @@ __all__ = ["parse_schedule", "format_schedule", "schedule_to_json", "schedule_fr
 VERSION = 1
 
 
+_DIGITS = 20  # no CPU, operation or choice number needs more; int() refuses over 4,300 digits
+
+
 def _choice_item(s: str):
-    return int(s) if s.lstrip("-").isdigit() else s
+    return int(s) if s.lstrip("-").isdigit() and len(s) <= _DIGITS else s
 
 
 def parse_token(tok: str, index: int) -> Transition | int:
     """A transition, or a bare CPU number to resolve against the engine."""
     parts = tok.strip().split(":")
+    short = tok if len(tok) <= 40 else tok[:40] + "…"
+    if any(len(p) > _DIGITS and p.lstrip("-").isdigit() for p in parts[:2]):
+        raise ScheduleError(f"'{short}' is not a step: a number of {max(map(len, parts[:2])):,} digits", index)
     try:
         cpu = int(parts[0].lstrip("Pp").lstrip("CPU").lstrip("cpu") or parts[0])
     except ValueError:
-        raise ScheduleError(f"'{tok}' is not a step (expected CPU:OP, CPU:flush or a CPU number)", index) from None
+        raise ScheduleError(f"'{short}' is not a step (expected CPU:OP, CPU:flush or a CPU number)", index) from None
     if cpu < 0:
-        raise ScheduleError(f"'{tok}': CPU numbers start at 0", index)
+        raise ScheduleError(f"'{short}': CPU numbers start at 0", index)
     if len(parts) == 1:
         return cpu
     if parts[1].isdigit():

@@ -71,7 +71,14 @@ def compile_source(source: str, *, loop_bound: int | None = None, prelude: str |
     `invariant NAME (prop)` lines after the condition become `Program.invariants`.
     """
     try:
-        prog = compile_scenario(parse(source), loop_bound=loop_bound, prelude=prelude)
+        try:
+            scenario = parse(source)
+        except ValueError:
+            line, col, digits = _long_number(source)
+            if not digits:
+                raise
+            raise SyntaxError_(f"the number {_abbrev(digits)} does not fit in 64 bits", line, col, source) from None
+        prog = compile_scenario(scenario, loop_bound=loop_bound, prelude=prelude)
         if "invariant" in source:
             from ..explore.invariants import parse_invariants
 
@@ -133,6 +140,11 @@ class _Compiler:
             self.prelude_src = pre.source  # positions in the prelude refer to the text as parsed
         self.functions.update(sc.functions)
         self.defines.update(sc.defines)
+        self.expanded = 0  # expression nodes macro expansions produced (PINRACE_MAX_MACRO_EXPANSION)
+        self.expanding: dict[str, None] = {}  # the macros being expanded, outermost first
+        self.expansion_site = None  # where the outermost of them is used
+        self.macro_values: dict[str, Const] = {}  # constant #defines, computed once
+        self._macro_names: dict[str, frozenset | None] = {}
         self.memory: dict[str, Value] = {}
         self.locks: set[str] = set()
         self.structs: set[str] = set()
@@ -200,7 +212,10 @@ class _Compiler:
             tgt = e.target
             if ":" in tgt:
                 t, r = tgt.split(":", 1)
-                self.init_regs[(int(t), r)] = self.init_value(e.value, e)
+                cpu = _int_literal(t)
+                if cpu is None:
+                    raise InitError(f"there is no P{_abbrev(t)}", e.pos.line, e.pos.column, self.src)
+                self.init_regs[(cpu, r)] = self.init_value(e.value, e)
                 continue
             if "struct page" in e.types or (e.struct_fields is not None and "." not in tgt):
                 self.structs.add(tgt)
@@ -246,6 +261,8 @@ class _Compiler:
             inner = node.children[0]
             if isinstance(inner, Tree) and inner.data == "name":
                 return str(inner.children[0])
+        if isinstance(node, Tree) and node.data == "number":
+            return self.const_int(node)  # its own error (beyond 64 bits) says more than the one below
         try:
             return self.const_int(node)
         except SourceError:
@@ -468,7 +485,7 @@ class _Compiler:
                 return frame.env[name]
             break  # C scoping: a helper sees only its own locals and parameters
         if name in self.defines:
-            return self.expr(self.defines[name][0], ctx)
+            return self.expand(name, ctx, node)
         if name in self.memory or name in self.structs:
             return Const(name)
         if name in ("NULL",):
@@ -483,6 +500,63 @@ class _Compiler:
             self.warnings.append(f"line {line}: '{name}' is used before it is assigned or declared (it reads 0)")
             return Reg(self.declare(name, ctx))
         raise self.err(SyntaxError_, f"'{name}' is used before it is assigned or declared", node)
+
+    # ---- macros ------------------------------------------------------------------------------
+    def expand(self, name: str, ctx: _ThreadCtx, node) -> Expr:
+        """A #define's value where it is used, bounded by size.
+
+        A macro is expanded at every use, and its body's macros inside it: `#define A1 (A0+A0)`
+        and so on doubles with each level.  So a #define that is arithmetic over numbers and other
+        such #defines is computed once and reused (a constant, whatever its nesting), and every
+        other expansion is charged its body's size against PINRACE_MAX_MACRO_EXPANSION, past
+        which the use that went over is an error."""
+        value = self.macro_values.get(name)
+        local = ctx.frames[-1].env.keys() if ctx.frames else set()
+        if value is not None and not (self.macro_names(name) & local):
+            return value  # (unless a local of the same name shadows one of its macros here)
+        if name in self.expanding:
+            raise self.err(SyntaxError_, f"#define {name} expands to itself "
+                           f"({' -> '.join([*self.expanding, name])})", node)
+        body = self.defines[name][0]
+        self.expanded += _size(body)
+        if self.expanded > LIMITS.macro_nodes:
+            # said at the use in the code that started it, not inside some #define
+            outer, site = (next(iter(self.expanding)), self.expansion_site) if self.expanding else (name, node)
+            raise self.err(LimitExceeded, f"expanding {outer} takes the scenario's macro expansions past "
+                           f"{LIMITS.macro_nodes:,} expression nodes (PINRACE_MAX_MACRO_EXPANSION)", site)
+        if not self.expanding:
+            self.expansion_site = node
+        self.expanding[name] = None
+        try:
+            e = self.expr(body, ctx)
+        finally:
+            del self.expanding[name]
+        if self.macro_names(name) is not None:
+            folded = _fold(e)
+            if isinstance(folded, Const) and isinstance(folded.value, int):
+                self.macro_values[name] = folded
+                return folded
+        return e
+
+    def macro_names(self, name: str) -> frozenset | None:
+        """The #defines `name`'s body uses, itself included, when it is plain arithmetic over numbers
+        and such #defines (so its value is the same at every use); else None."""
+        if name in self._macro_names:
+            return self._macro_names[name]
+        self._macro_names[name] = None  # a cycle is not plain arithmetic
+        names = {name}
+        for sub in _walk(self.defines[name][0]):
+            if isinstance(sub, Tree):
+                if sub.data not in _ARITHMETIC:
+                    return None
+                if sub.data == "name":
+                    n = str(sub.children[0])
+                    inner = self.macro_names(n) if n in self.defines else None
+                    if inner is None:
+                        return None
+                    names |= inner
+        self._macro_names[name] = frozenset(names)
+        return self._macro_names[name]
 
     def assign_reg(self, reg: str, value_node, ctx: _ThreadCtx, node) -> None:
         v = self.expr(value_node, ctx)
@@ -540,7 +614,11 @@ class _Compiler:
             raise self.err(SyntaxError_, f"unexpected {node!s}", node)
         k = node.data
         if k == "number":
-            return Const(_int_literal(str(node.children[0])))
+            value = _int_literal(str(node.children[0]))
+            if value is None:
+                raise self.err(SyntaxError_, f"the integer constant {_abbrev(str(node.children[0]))} does not fit in "
+                               "64 bits", node)
+            return Const(value)
         if k == "name":
             return self.lookup_name(str(node.children[0]), ctx, node)
         if k in _BINOPS:
@@ -866,9 +944,54 @@ def _args(call: Tree) -> list:
     return [a]
 
 
-def _int_literal(text: str) -> int:
+_U64 = (1 << 64) - 1
+
+
+def _int_literal(text: str) -> int | None:
+    """A C integer constant's value, or None beyond 64 bits (its digits are counted before int() reads
+    them: Python refuses to convert more than 4,300 digits, and nothing needs more than 20)."""
     t = text.rstrip("uUlL")
-    return int(t, 0) if t.lower().startswith("0x") else int(t)
+    hexa = t.lower().startswith("0x")
+    digits = t[2:].lstrip("0") if hexa else t.lstrip("0")
+    if len(digits) > (16 if hexa else 20):
+        return None
+    v = int(t, 16) if hexa else int(t)
+    return v if v <= _U64 else None
+
+
+def _abbrev(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:12]}…{text[-4:]} ({len(text):,} characters)"
+
+
+def _long_number(source: str):
+    """Where the first number too long for Python's int() is in `source` (line, column), for the
+    parser's own conversions of CPU numbers, which refuse them with a ValueError."""
+    import re
+
+    m = re.search(r"\d{4000,}", source)
+    if m is None:
+        return 0, 0, ""
+    line = source.count("\n", 0, m.start()) + 1
+    return line, m.start() - (source.rfind("\n", 0, m.start()) + 1) + 1, m.group()
+
+
+# parse-tree nodes of plain arithmetic (what a constant #define may be made of)
+_ARITHMETIC = frozenset({"number", "name", "binop", "lnot", "bnot", "neg", "cast", "ternary", *_BINOPS})
+
+
+def _walk(node):
+    """Every node of a parse tree, iteratively (a body may nest deeply)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, Tree):
+            stack.extend(n.children)
+
+
+def _size(node) -> int:
+    """Parse-tree nodes in a macro body: what one expansion of it costs."""
+    return sum(1 for n in _walk(node) if isinstance(n, Tree))
 
 
 def _fold(e: Expr) -> Expr:
