@@ -92,7 +92,7 @@ class _Walker:
         self.bound = program.loop_bound
         self.back_edges = {pc: k for k, pc in enumerate(pc for pc, ins in enumerate(thread.code)
                                                          if isinstance(ins, (Branch, Jump)) and ins.back)}
-        self.used = _registers_read(program, thread)
+        self.live = _live_registers(program, thread)
         self.paths: list[Path] = []
         self.cut = 0
         self._pc = 0  # the instruction being walked: every event emitted records it
@@ -205,7 +205,9 @@ class _Walker:
             if self.track and t in (Load, Rmw):
                 # the value fixpoint only needs the (value, depth) pairs writes can produce, and
                 # those depend on nothing but this key: a path reaching a known key adds no new pair
-                key = (pc, tuple(sorted(regs.items())), tuple(sorted(depth.items())), c.backs, len(p.events),
+                live = self.live[pc]  # a dead register's value changes nothing ahead: not in the key
+                key = (pc, tuple(sorted((r, v) for r, v in regs.items() if r in live)),
+                       tuple(sorted((r, d) for r, d in depth.items() if r in live)), c.backs, len(p.events),
                        tuple(sorted(p.sym.items())))
                 if key in self.seen:
                     self.paths.append(p)
@@ -365,7 +367,7 @@ class _Walker:
             if self.track:
                 opd = max(opd, self._depth(o, depth))
         k = ins.kind
-        unused = ins.dst is None or ins.dst not in self.used  # `t = atomic_fetch_or(..)` with t never read
+        unused = ins.dst is None or ins.dst not in self.live[pc + 1]  # `t = atomic_fetch_or(..)`, t not read again
         if self.symbolic and unused and ins.await_ is None and k in ("op", "op_return", "fetch_op", "xchg"):
             # nothing reads this RMW's old value: rather than one path per value the location may
             # hold, one path whose write is resolved along co (the paths of atomic_add()s multiply)
@@ -428,18 +430,46 @@ class _Walker:
         self._fork_all(children)
 
 
-def _registers_read(program, thread) -> frozenset:
-    """The registers some instruction of `thread` reads, or the condition, filter or locations name."""
-    out: set = set()
-    for ins in thread.code:
-        for name in ("expr", "cond", "addr", "value"):
+def _live_registers(program, thread) -> list[frozenset]:
+    """Per instruction (and at the end, index len(code)), the registers some way on from it
+    reads before writing them (the condition, filter and locations read the thread's
+    registers at its end).  Reads by a local assignment to a register nobody reads do not
+    count: `t2 = (t2 & 2) == 0;` with t2 unused leaves the RMW before it free to go symbolic."""
+    code = thread.code
+    n = len(code)
+    at_exit = frozenset(loc.name for loc in program.watched if loc.thread == thread.index)
+    uses, defs, succ = [], [], []
+    for pc, ins in enumerate(code):
+        u: set = set()
+        for name in ("expr", "cond", "addr", "value", "await_", "result"):
             e = getattr(ins, name, None)
             if e is not None:
-                out |= registers_of(e)
+                u |= registers_of(e)
         for e in getattr(ins, "operands", ()):
-            out |= registers_of(e)
-    out |= {loc.name for loc in program.watched if loc.thread == thread.index}
-    return frozenset(out)
+            u |= registers_of(e)
+        uses.append(frozenset(u))
+        dst = getattr(ins, "dst", None)
+        defs.append(frozenset((dst,)) if dst is not None else frozenset())
+        if isinstance(ins, Jump):
+            succ.append((ins.target,))
+        elif isinstance(ins, Branch):
+            succ.append((pc + 1, ins.target))
+        else:
+            succ.append((pc + 1,))
+    live = [frozenset()] * n + [at_exit]
+    changed = True
+    while changed:  # backward dataflow to the fixpoint: loops feed their heads
+        changed = False
+        for pc in range(n - 1, -1, -1):
+            out = frozenset().union(*(live[min(s, n)] for s in succ[pc]))
+            ins = code[pc]
+            if type(ins) is Local and ins.dst not in out:
+                new = out  # a local whose result nobody reads reads nothing itself (strong liveness)
+            else:
+                new = uses[pc] | (out - defs[pc])
+            if new != live[pc]:
+                live[pc], changed = new, True
+    return live
 
 
 def _local_filters(program) -> dict:
