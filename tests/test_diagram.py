@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, shared_or_skip
 from pinrace.engine.condition import holds
 from pinrace.engine.models import make_model
 from pinrace.explore.run import check
@@ -46,8 +46,7 @@ def _final(machine, schedule):
 
 
 def test_the_embedded_diagram_is_the_seed_verbatim():
-    if not SEED.is_file():
-        pytest.skip("seed thread not present")
+    shared_or_skip(SEED, "the seed thread")
     assert SEED_DIAGRAM in SEED.read_text()
 
 

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_LKMM, shared_lkmm_or_skip, shared_or_skip
 from pinrace.engine.models.lkmm import check
 from pinrace.library import load_program
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "lkmm"
+SHARED = SHARED_LKMM
 
 
 def _shared() -> Path:
-    if not (SHARED / "litmus-tests").is_dir() or not (SHARED / "herd-catalogue").is_dir():
-        pytest.skip(f"LKMM reference corpus not present at {SHARED} (conformance runs only beside it)")
-    return SHARED
+    shared_or_skip(SHARED / "herd-catalogue", "herdtools' catalogue")
+    return shared_lkmm_or_skip()
 
 
 def _kernel_tests():
