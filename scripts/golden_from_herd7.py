@@ -21,9 +21,11 @@ HERD = ROOT.parent / "shared" / "tools" / "herd7" / "herd7-lkmm"
 
 
 def comparable(text: str) -> str:
-    """herd7's result lines, as pinrace prints them: no Time, Hash, blank or warning lines."""
-    keep = [ln for ln in text.splitlines()
-            if ln and not ln.startswith(("Time ", "Hash=", "Warning:"))]
+    """herd7's result lines, as pinrace prints them: no Time, Hash or warning lines, no blank
+    lines at the end (a final state with nothing to show is herd7's empty line, and stays)."""
+    keep = [ln for ln in text.splitlines() if not ln.startswith(("Time ", "Hash=", "Warning:"))]
+    while keep and not keep[-1]:
+        keep.pop()
     return "\n".join(keep) + "\n"
 
 
