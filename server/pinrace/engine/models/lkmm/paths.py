@@ -584,9 +584,14 @@ def _maximal(seqs: set) -> set:
 
 def _read_bound(program) -> int:
     """How many reads one execution can chain, one's value feeding the next: at most every read
-    instruction of every thread, each as often as the loop bound lets it run."""
+    instruction of every thread, once in a thread without loops, else as often as the loop
+    bound lets it run."""
     reads = (Load, Rmw, Lock, TryLock, IsLocked)
-    return sum(sum(isinstance(i, reads) for i in th.code) for th in program.threads) * (program.loop_bound + 1)
+    total = 0
+    for th in program.threads:
+        loops = any(isinstance(i, (Branch, Jump)) and i.back for i in th.code)
+        total += sum(isinstance(i, reads) for i in th.code) * (program.loop_bound + 1 if loops else 1)
+    return total
 
 
 def value_domains(program, budget=None, symbolic=True) -> tuple[dict, list[list[Path]], int]:
