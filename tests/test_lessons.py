@@ -7,12 +7,15 @@ exhaustive check the server runs for an `explore`.  Then the websocket and REST 
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from pinrace.api.app import create_app
+from pinrace.api.pool import JobContext
 from pinrace.api.session import Session
 from pinrace.api.work import run_check
 from pinrace.errors import PinraceError
@@ -107,9 +110,11 @@ def test_an_edited_scenario_does_not_count_for_a_run_goal():
 # ---- goals met by the exhaustive check ----------------------------------------------------------
 
 def _check(text: str, model: str) -> dict:
-    out = run_check(text, model, BUDGET)
+    """The check a lesson's goal is judged on, as the worker makes it (its result is JSON text)."""
+    ctx = JobContext(lambda item: None, 0, threading.Event())
+    out = run_check(text, model, BUDGET, None, ctx)
     assert "result" in out, out
-    return out["result"]
+    return json.loads(out["result"])
 
 
 def test_unreachable_under_tso_is_met_by_the_check_under_tso_only():

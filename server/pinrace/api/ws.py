@@ -372,13 +372,18 @@ class _Connection:
                 await self.send({"type": "result", "re": re, "model": model, "cancelled": job.cancelled,
                                  "result": out["result"]})
                 if self.session.lesson is not None:  # a lesson's goal, judged on the check's result
-                    g = await asyncio.to_thread(self.session.result_goal, model, out["result"], text)
+                    g = await asyncio.to_thread(self._result_goal, model, out["result"], text)
                     await self.send({**g, "re": re})
         except asyncio.CancelledError:
             job.cancel()
         finally:
             if self.job is job:
                 self.job = None
+
+
+    def _result_goal(self, model: str, result, text) -> dict:
+        # the worker sends the result as JSON text (rawjson.Raw): the lesson judges the data
+        return self.session.result_goal(model, json.loads(result) if isinstance(result, str) else result, text)
 
 
 async def serve_session(ws: WebSocket, runner: JobRunner) -> None:
