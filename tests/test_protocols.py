@@ -160,6 +160,8 @@ def test_prelude_is_present_and_cites_the_kernel():
     for name in ("page_ref_count", "page_mapcount", "get_page", "put_page", "PageWriteback", "SetPageWriteback",
                  "TestSetPageWriteback", "end_page_writeback", "lock_page", "trylock_page", "unlock_page",
                  "wait_on_page_writeback", "wait_for_stable_page", "pin_user_pages", "unpin_user_page",
-                 "page_maybe_dma_pinned", "folio_maybe_dma_pinned", "folio_lock", "folio_wait_stable"):
+                 "page_maybe_dma_pinned", "folio_maybe_dma_pinned", "folio_lock", "folio_wait_stable",
+                 "page_dup_rmap", "clear_page_dirty_for_io", "folio_clear_dirty_for_io", "folio_test_large",
+                 "try_grab_folio"):
         assert f" {name}(" in text, name
     assert "Documentation/atomic_t.txt" in text and "GUP_PIN_COUNTING_BIAS (1U << 10)" in text
