@@ -33,14 +33,21 @@ EXPECTED = {
     "pin-overflow": ("Sometimes", "Sometimes", "Sometimes"),
     "anon-rmap-before": ("Never", "Never", "Sometimes"),
     "anon-rmap-after": ("Never", "Never", "Never"),
+    # issue 20: the thread's arguments and upstream's answers (tests/test_scenarios_thread.py)
+    "dirty-mkclean-vs-unpin": ("Sometimes", "Sometimes", "Sometimes"),
+    "fork-copy-pte-false-negative": ("Sometimes", "Sometimes", "Sometimes"),
+    "anon-one-pin-one-map": ("Sometimes", "Sometimes", "Sometimes"),
+    "mixed-put-page-put-user-page": ("Sometimes", "Sometimes", "Sometimes"),
 }
-# full scenarios: name -> invariants violated under sc and tso
+# scenarios with invariants (named, or the built-in refcount one): name -> those violated under sc and tso
 INVARIANTS = {
     "bias-unsynchronized-full": {"no_dma_under_unpinned_writeback"},
     "bias-barrier-posted-full": set(),
     "bias-barrier-fixed-full": set(),
     "gup-fast-trylock": set(),
     "pin-overflow": {"page.refcount-nonnegative"},
+    "dirty-mkclean-vs-unpin": {"no_dma_during_io"},
+    "mixed-put-page-put-user-page": {"page.refcount-nonnegative"},
 }
 
 

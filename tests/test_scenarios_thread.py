@@ -1,0 +1,129 @@
+"""The thread's arguments, one built-in each (issue 20): what each scenario's author predicted holds.
+
+Each test names the argument it checks.  Variants are made from the built-in's own text with
+one edit, so a test fails if the built-in drifts from what its prose says.
+"""
+
+from __future__ import annotations
+
+from pinrace.explore.invariants import check_with_invariants
+from pinrace.explore.run import check
+from pinrace.library import find, load_program
+
+MODELS = ("sc", "tso", "lkmm")
+
+
+def _src(name: str) -> str:
+    return find(name).source
+
+
+def _edit(src: str, old: str, new: str) -> str:
+    assert old in src, old
+    return src.replace(old, new)
+
+
+def _cond(src: str, cond: str) -> str:
+    """`src` with its final condition replaced by `cond` (invariants dropped)."""
+    head = src[:src.index("\nexists (")]
+    return f"{head}\n{cond}\n"
+
+
+def _verdicts(src: str) -> tuple[str, ...]:
+    prog = load_program(src)
+    return tuple(check(prog, m).observation for m in MODELS)
+
+
+# ---- dirty-mkclean-vs-unpin: the corruption that started the thread -------------------------
+
+def test_writeback_writes_a_half_done_dma_and_the_unpin_dirties_it_again():
+    src = _src("dirty-mkclean-vs-unpin")
+    ce = check(load_program(src), "sc").counterexamples()[0]
+    # writeback cleaned the page, the I/O read the first of the device's two writes, and the
+    # driver's set_page_dirty_lock() found the page clean: the filesystem is handed a dirty page
+    assert (ce.values["1:r1"], ce.values["1:r2"], ce.values["0:r0"]) == (1, 1, 1)
+    # whenever the unpin found the page clean, the page ends dirty (PG_dirty, 16): written again later
+    assert _verdicts(_cond(src, "forall (0:r0=1 => page.flags=16)")) == ("Always",) * 3
+
+
+def test_set_page_dirty_lock_at_unpin_keeps_the_last_write_and_dirtying_earlier_loses_it():
+    src = _src("dirty-mkclean-vs-unpin")
+    lost = "exists (page.flags=0 /\\ data=2 /\\ ~(1:r2=2))"  # ends clean, the last write never written
+    assert _verdicts(_cond(src, lost)) == ("Never",) * 3
+    # a driver that dirties the page while its DMA still runs: writeback may clean it in
+    # between, write the half-done page, and leave it clean with the device's last write
+    early = _edit(src, "\tWRITE_ONCE(*data, 1);\n\tWRITE_ONCE(*data, 2);\n",
+                  "\tWRITE_ONCE(*data, 1);\n\tr0 = set_page_dirty_lock(page);\n\tWRITE_ONCE(*data, 2);\n")
+    early = _edit(early, "\tr0 = set_page_dirty_lock(page);\n\tput_page(page);", "\tput_page(page);")
+    assert _verdicts(_cond(early, lost)) == ("Sometimes",) * 3
+
+
+def test_dma_and_io_overlap_is_an_invariant_violation_under_sc_and_tso():
+    prog = load_program(_src("dirty-mkclean-vs-unpin"))
+    for model in ("sc", "tso"):
+        res = check_with_invariants(prog, model)
+        assert {f.detail["invariant"] for f in res.invariant_violations} == {"no_dma_during_io"}
+
+
+# ---- fork-copy-pte-false-negative: two reads, two counters, fork in between ---------------
+
+def test_fork_between_the_two_reads_gives_1026_minus_2():
+    src = _src("fork-copy-pte-false-negative")
+    for model in MODELS:
+        bad = check(load_program(src), model).counterexamples()
+        assert [(f.values["0:r1"], f.values["0:r2"]) for f in bad] == [(1026, 2)], model
+    # the page lock CPU0 holds does not stop it: fork runs while PG_locked is set
+    ce = check(load_program(src), "sc").counterexamples()[0]
+    assert [t.cpu for t in ce.schedule][:3] == [0, 0, 1]
+
+
+def test_upstream_refcount_only_check_has_no_false_negative_under_fork():
+    src = _edit(_src("fork-copy-pte-false-negative"), "\tr0 = (r1 - r2) > PAGE_PIN_BIAS;\n",
+                "\tr0 = page_maybe_dma_pinned(page);\n")
+    assert _verdicts(src) == ("Never",) * 3
+
+
+# ---- anon-one-pin-one-map: the off-by-one --------------------------------------------------
+
+def test_anon_page_with_one_pin_and_one_map_reads_1025_minus_1():
+    src = _src("anon-one-pin-one-map")
+    for model in MODELS:
+        bad = check(load_program(src), model).counterexamples()
+        # 1025 - 1 = 1024, not > 1024; page_maybe_dma_pinned() (>= 1024, no mapcount) sees the pin
+        assert {(f.values["1:r1"], f.values["1:r2"], f.values["1:r4"]) for f in bad} == {(1025, 1, 1)}, model
+
+
+def test_a_file_page_or_greater_or_equal_gives_never():
+    src = _src("anon-one-pin-one-map")
+    file_page = _edit(src, "struct page page = { ._refcount = 1 };", "struct page page = { ._refcount = 2 };")
+    assert _verdicts(file_page) == ("Never",) * 3  # the page cache's reference makes it 1026 - 1
+    ge = _edit(src, "\tr3 = (r1 - r2) > PAGE_PIN_BIAS;\n", "\tr3 = (r1 - r2) >= PAGE_PIN_BIAS;\n")
+    assert _verdicts(ge) == ("Never",) * 3
+
+
+# ---- mixed-put-page-put-user-page: releases that do not match ------------------------------
+
+def test_put_user_page_of_a_plain_reference_hides_a_held_pin():
+    src = _src("mixed-put-page-put-user-page")
+    # CPU0's pin is never released, yet every run ends at 2 + 1024 + 1 - 1024 = 3: "not pinned"
+    assert _verdicts(_cond(src, "forall (page._refcount=3)")) == ("Always",) * 3
+    # released with put_page(), the same protocol never misses the pin
+    matched = _edit(src, "\tget_page(page);\n\tput_user_page(page);", "\tget_page(page);\n\tput_page(page);")
+    assert _verdicts(matched) == ("Never",) * 3
+
+
+def test_put_user_page_first_drives_the_count_below_zero():
+    prog = load_program(_src("mixed-put-page-put-user-page"))
+    res = check_with_invariants(prog, "sc")
+    f = next(f for f in res.invariant_violations if f.detail["invariant"] == "page.refcount-nonnegative")
+    assert f.values["page._refcount"] == 3 - 1024
+
+
+def test_a_pin_released_with_put_page_leaves_the_bias_and_the_page_is_never_freed():
+    src = """C pin-put-page
+{ struct page page = { ._refcount = 2 }; }
+P0(struct page *page) { atomic_add(PAGE_PIN_BIAS, &page->_refcount); put_page(page); }
+P1(struct page *page) { atomic_dec(&page->_mapcount); put_page(page); put_page(page); }
+forall (page._refcount=1023)
+"""
+    # the unmap and the page cache drop their references: 1023 of the bias stay, never 0
+    assert _verdicts(src) == ("Always",) * 3
