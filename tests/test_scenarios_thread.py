@@ -127,3 +127,49 @@ forall (page._refcount=1023)
 """
     # the unmap and the page cache drop their references: 1023 of the bias stay, never 0
     assert _verdicts(src) == ("Always",) * 3
+
+
+# ---- stable-page-recheck: Jerome's back-off ------------------------------------------------
+
+def test_the_recheck_makes_the_retry_wait_for_the_end_of_writeback():
+    src = _src("stable-page-recheck")
+    assert _verdicts(_cond(src, "exists (0:r4=1)")) == ("Never",) * 3
+    # without it, on a device without stable pages, the retry finds writeback still running
+    bare = _edit(src, "\t\tif (PageWriteback(page))\n\t\t\twait_on_page_writeback(page);\n", "")
+    assert _verdicts(_cond(bare, "exists (0:r4=1)")) == ("Sometimes",) * 3
+
+
+def test_the_first_pass_is_still_the_smp_wmb_store_buffering_race_under_lkmm():
+    src = _src("stable-page-recheck")
+    bad = check(load_program(src), "lkmm").counterexamples()
+    assert bad and all(f.values["0:r0"] == 0 for f in bad)  # GUP saw no writeback, writeback no pin
+    fixed = _edit(src, "\tsmp_wmb();\n\tr0 = PageWriteback(page);",
+                  "\tsmp_mb__after_atomic();\n\tr0 = PageWriteback(page);")
+    assert _verdicts(fixed) == ("Never",) * 3
+
+
+# ---- separate-pin-bit: John's page bit -----------------------------------------------------
+
+def test_one_word_needs_no_barrier_until_an_unpin_clears_the_bit():
+    src = _src("separate-pin-bit")
+    no_unpin = _edit(src, "\tr0 = PageWriteback(page);\n\tClearPageDmaPinned(page);", "\tr0 = PageWriteback(page);")
+    assert _verdicts(no_unpin) == ("Never",) * 3
+
+
+def test_the_bit_in_a_word_of_its_own_is_store_buffering_again():
+    # the same bit kept in another word of struct page (as page->dma_pinned_flags later was;
+    # _pincount stands in for it here): no barrier between each side's RMW and its read
+    src = _src("separate-pin-bit").replace("&page->flags);", "&page->_pincount);")
+    src = _edit(src, "\tr0 = PageWriteback(page);\n\tClearPageDmaPinned(page);", "\tr0 = PageWriteback(page);")
+    assert _verdicts(src) == ("Never", "Never", "Sometimes")
+
+
+def test_an_atomic_count_beside_the_bit_does_not_close_the_race():
+    src = _src("separate-pin-bit")
+    src = _edit(src, "\tSetPageDmaPinned(page);\n\tr0 = PageWriteback(page);\n\tClearPageDmaPinned(page);",
+                "\tatomic_inc(&page->_pincount);\n\tSetPageDmaPinned(page);\n\tr0 = PageWriteback(page);\n"
+                "\tif (atomic_dec_and_test(&page->_pincount))\n\t\tClearPageDmaPinned(page);")
+    src = _edit(src, "\tSetPageDmaPinned(page);\n\tr1 = PageWriteback(page);",
+                "\tatomic_inc(&page->_pincount);\n\tSetPageDmaPinned(page);\n\tr1 = PageWriteback(page);")
+    # CPU0's count drops to 0, CPU1 counts and sets the bit, CPU0's clear_bit() lands last
+    assert check(load_program(src), "sc").observation == "Sometimes"
