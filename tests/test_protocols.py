@@ -41,6 +41,8 @@ EXPECTED = {
     # lkmm: smp_wmb() orders no load after the unordered atomic_add() pin (bias-barrier-posted's shape)
     "stable-page-recheck": ("Never", "Never", "Sometimes"),
     "separate-pin-bit": ("Sometimes", "Sometimes", "Sometimes"),
+    "folio-pincount": ("Never", "Never", "Never"),
+    "longterm-file-refused": ("Never", "Never", "Never"),
 }
 # scenarios with invariants (named, or the built-in refcount one): name -> those violated under sc and tso
 INVARIANTS = {
@@ -52,6 +54,7 @@ INVARIANTS = {
     "dirty-mkclean-vs-unpin": {"no_dma_during_io"},
     "mixed-put-page-put-user-page": {"page.refcount-nonnegative"},
     "stable-page-recheck": set(),
+    "longterm-file-refused": set(),
 }
 
 

@@ -173,3 +173,35 @@ def test_an_atomic_count_beside_the_bit_does_not_close_the_race():
                 "\tatomic_inc(&page->_pincount);\n\tSetPageDmaPinned(page);\n\tr1 = PageWriteback(page);")
     # CPU0's count drops to 0, CPU1 counts and sets the bit, CPU0's clear_bit() lands last
     assert check(load_program(src), "sc").observation == "Sometimes"
+
+
+# ---- folio-pincount: exact pins for large folios -------------------------------------------
+
+def test_a_large_folio_pin_is_one_reference_and_one_pincount():
+    src = _src("folio-pincount")
+    assert _verdicts(_cond(src, "forall (folio._refcount=1026 /\\ folio._pincount=1)")) == ("Always",) * 3
+
+
+def test_no_false_positive_at_1025_references():
+    src = _src("folio-pincount")
+    # the unmap side, run before the pin, sees 0 pins with 1025 references on the folio
+    assert _verdicts(_cond(src, "exists (0:r0=0 /\\ 1:r4=0)")) == ("Sometimes",) * 3
+    # a small folio with the same count: the bias rule says pinned whenever it looks
+    small = _edit(src, "struct page folio = { ._refcount = 1025, .flags = 64 };",
+                  "struct page folio = { ._refcount = 1025 };")
+    assert _verdicts(_cond(small, "forall (1:r4=1)")) == ("Always",) * 3
+
+
+# ---- longterm-file-refused: v6.5 ------------------------------------------------------------
+
+def test_file_pin_refused_anon_pin_allowed_in_every_run():
+    src = _src("longterm-file-refused")
+    assert _verdicts(_cond(src, "forall (0:r0=-14 /\\ 0:r1=1 /\\ anon._refcount=1025 /\\ file._refcount=2)")) \
+        == ("Always",) * 3
+
+
+def test_without_the_refusal_writeback_races_the_long_term_dma():
+    src = _edit(_src("longterm-file-refused"), "\treturn !vma_needs_dirty_tracking;", "\treturn 1;")
+    assert _verdicts(src) == ("Sometimes",) * 3
+    res = check_with_invariants(load_program(src), "sc")
+    assert {f.detail["invariant"] for f in res.invariant_violations} == {"no_dma_during_io"}
