@@ -205,3 +205,18 @@ def test_without_the_refusal_writeback_races_the_long_term_dma():
     assert _verdicts(src) == ("Sometimes",) * 3
     res = check_with_invariants(load_program(src), "sc")
     assert {f.detail["invariant"] for f in res.invariant_violations} == {"no_dma_during_io"}
+
+
+# ---- pin-overflow's upstream note: try_get_page() overshoots too ---------------------------
+
+def test_try_get_page_guard_is_not_atomic_but_a_negative_count_reads_as_pinned():
+    src = """C try-get-page-overshoot
+{ struct page page = { ._refcount = 2147483647 }; }
+P0(struct page *page) { int r0; r0 = try_get_page(page); }
+P1(struct page *page) { int r1; int r2; int r3; r1 = try_get_page(page); r2 = page_maybe_dma_pinned(page);
+  r3 = try_get_page(page); }
+exists (0:r0=1 /\\ 1:r1=1 /\\ 1:r2=1 /\\ 1:r3=0)
+"""
+    # both pass the check at INT_MAX and the count wraps into the sign bit: the next call is
+    # refused and the unsigned comparison reads the count as pinned
+    assert check(load_program(src), "sc").observation == "Sometimes"
