@@ -29,6 +29,7 @@
 #define PG_referenced 2
 #define PG_uptodate 3
 #define PG_dirty 4
+#define PG_head 6
 
 /* The thread's proposal (Jan Kara, 14 Jan 2019) and upstream include/linux/mm.h (v5.7+). */
 #define PAGE_PIN_BIAS 1024
@@ -59,6 +60,16 @@ static inline int page_count(struct page *page)
 static inline int page_mapcount(struct page *page)
 {
 	return atomic_read(&page->_mapcount) + 1;
+}
+
+/*
+ * page_dup_rmap(page, false) (v5.0 include/linux/rmap.h): atomic_inc(&page->_mapcount),
+ * unordered; fork's copy_one_pte() (v5.0 mm/memory.c) calls it right after get_page(),
+ * under the page-table lock and without the page lock.  Small pages only (compound false).
+ */
+static inline void page_dup_rmap(struct page *page)
+{
+	atomic_inc(&page->_mapcount);
 }
 
 /* get_page() -> page_ref_inc(): atomic_inc(), unordered */
@@ -173,6 +184,21 @@ static inline int TestClearPageDirty(struct page *page)
 static inline int set_page_dirty(struct page *page)
 {
 	return !TestSetPageDirty(page);
+}
+
+/*
+ * clear_page_dirty_for_io() (v5.0 mm/page-writeback.c), called with the page locked:
+ *	if (page_mkclean(page)) set_page_dirty(page);
+ *	if (TestClearPageDirty(page)) { ...accounting...; return 1; }
+ * page_mkclean() write-protects and cleans every PTE that maps the page, moving a dirty
+ * PTE's bit to PG_dirty first; the PTEs are not modelled (a CPU store through the mapping
+ * would fault and dirty the page again).  A device writing a pinned page goes through no
+ * PTE, so page_mkclean() neither sees its writes nor stops the next one: what is left is
+ * TestClearPageDirty(), fully ordered.
+ */
+static inline int clear_page_dirty_for_io(struct page *page)
+{
+	return TestClearPageDirty(page);
 }
 
 /* ---- the page lock: include/linux/pagemap.h, mm/filemap.c ---------------------------- */
@@ -320,6 +346,16 @@ static inline void folio_wait_stable(struct page *folio)
 		folio_wait_writeback(folio);
 }
 
+/*
+ * folio_clear_dirty_for_io() (v6.8 mm/page-writeback.c), the folio locked: folio_mkclean()
+ * (PTEs not modelled, as for clear_page_dirty_for_io()), then folio_test_clear_dirty(),
+ * fully ordered
+ */
+static inline int folio_clear_dirty_for_io(struct page *folio)
+{
+	return test_and_clear_bit(PG_dirty, &folio->flags);
+}
+
 /* folio_trylock() (v6.8): !test_and_set_bit_lock(PG_locked, ...), which reads first as trylock_page() */
 static inline int folio_trylock(struct page *folio)
 {
@@ -340,9 +376,43 @@ static inline void folio_unlock(struct page *folio)
 	clear_bit_unlock(PG_locked, &folio->flags);
 }
 
+/* folio_test_large() (v6.8 include/linux/page-flags.h): folio_test_head(), a test_bit() of PG_head */
+static inline int folio_test_large(struct page *folio)
+{
+	return test_bit(PG_head, &folio->flags);
+}
+
+/*
+ * folio_maybe_dma_pinned() (v6.8 include/linux/mm.h): a large folio counts its pins
+ * exactly in _pincount (v5.7, 47e29d32afba, "mm/gup: page->hpage_pinned_refcount: exact
+ * pin counts for huge pages"); a small one is page_maybe_dma_pinned()'s bias check.
+ */
 static inline int folio_maybe_dma_pinned(struct page *folio)
 {
-	int ref = atomic_read(&folio->_refcount);
+	int ref;
 
+	if (folio_test_large(folio))
+		return atomic_read(&folio->_pincount) > 0;
+	ref = atomic_read(&folio->_refcount);
 	return ref < 0 || ref >= GUP_PIN_COUNTING_BIAS;
+}
+
+/*
+ * try_grab_folio(page, 1, FOLL_PIN) (v6.8 mm/gup.c), GUP-fast's pin: try_get_folio() takes
+ * one reference with folio_ref_try_add_rcu(), atomic_add_unless(&_refcount, 1, 0) (fully
+ * ordered when it adds, nothing when the folio is being freed); then a large folio adds
+ * the pin to _pincount, a small one the rest of the bias to _refcount; then
+ * smp_mb__after_atomic() before GUP-fast re-checks the PTE (088b8aa537c2).
+ * Returns 1 when pinned, 0 when the reference could not be taken.
+ */
+static inline int try_grab_folio(struct page *folio)
+{
+	if (!atomic_add_unless(&folio->_refcount, 1, 0))
+		return 0;
+	if (folio_test_large(folio))
+		atomic_add(1, &folio->_pincount);
+	else
+		atomic_add(GUP_PIN_COUNTING_BIAS - 1, &folio->_refcount);
+	smp_mb__after_atomic();
+	return 1;
 }

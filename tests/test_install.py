@@ -58,7 +58,7 @@ def test_the_wheel_layout_lists_the_same_builtins_as_the_checkout(tmp_path):
     r = _pinrace(site, "protocols", "--json")
     assert r.returncode == 0, r.stderr
     names = [p["name"] for p in json.loads(r.stdout)]
-    assert names == [b.name for b in library.builtins()] and len(names) == 17
+    assert names == [b.name for b in library.builtins()] and len(names) == 25
     # the prelude came along: a built-in that calls the page API compiles and is checked
     r = _pinrace(site, "check", "thread-false-negative")
     assert r.returncode == 1, r.stderr  # 1: the bad outcome is reachable

@@ -111,3 +111,40 @@ def test_waits_on_a_clear_bit_do_not_block(helper):
     src = (f"C w\n{{ struct page page; }}\n"
            f"P0(struct page *page) {{ int r0; {helper}(page); r0 = 1; }}\nexists (0:r0=1)\n")
     assert _verdicts(src) == ("Always", "Always", "Always")
+
+
+def test_fork_dup_rmap_and_clear_page_dirty_for_io_v5_0():
+    # include/linux/rmap.h page_dup_rmap(page, false): atomic_inc(&page->_mapcount), unordered
+    assert _events(_one("page_dup_rmap(page)")) == [("atomic_inc", NORETURN, "Rmw")]
+    # mm/page-writeback.c clear_page_dirty_for_io(): page_mkclean() (PTEs not modelled), TestClearPageDirty()
+    assert _events(_one("r = clear_page_dirty_for_io(page)")) == [("test_and_clear_bit", MB, "Rmw")]
+    assert _events(_one("r = folio_clear_dirty_for_io(page)")) == [("test_and_clear_bit", MB, "Rmw")]
+    src = "C dirty\n{ struct page page = { .flags = 16 }; }\n" \
+          "P0(struct page *page) { int r0; int r1; r0 = clear_page_dirty_for_io(page); r1 = PageDirty(page); }\n" \
+          "exists (0:r0=1 /\\ 0:r1=0)\n"
+    assert _verdicts(src) == ("Always", "Always", "Always")
+
+
+def test_folio_maybe_dma_pinned_reads_pincount_for_a_large_folio_v6_8():
+    # include/linux/mm.h: if (folio_test_large(folio)) return atomic_read(&folio->_pincount) > 0;
+    loads = [i.origin.text for i in load_program(_one("r = folio_maybe_dma_pinned(page)")).threads[0].code
+             if isinstance(i, Load)]
+    assert loads == ["test_bit(PG_head, &folio->flags)", "atomic_read(&folio->_pincount)",
+                     "atomic_read(&folio->_refcount)"]
+    for flags, ref, pins, want in ((64, 5000, 0, 0), (64, 1, 1, 1), (0, 1025, 0, 1), (0, 1023, 0, 0)):
+        src = f"C f\n{{ struct page f = {{ ._refcount = {ref}, .flags = {flags}, ._pincount = {pins} }}; }}\n" \
+              "P0(struct page *f) { int r0; r0 = folio_maybe_dma_pinned(f); }\nexists (0:r0=1)\n"
+        assert _verdicts(src) == (("Always",) if want else ("Never",)) * 3, (flags, ref, pins)
+
+
+def test_try_grab_folio_pins_a_large_folio_exactly_v6_8():
+    # mm/gup.c try_grab_folio(): try_get_folio() (atomic_add_unless(), fully ordered), then
+    # _pincount + 1 for a large folio or the rest of the bias for a small one, smp_mb__after_atomic()
+    assert _events(_one("r = try_grab_folio(page)")) == [
+        ("atomic_add_unless", MB, "Rmw"), ("if", "", ""), ("test_bit", ONCE, "Load"), ("if", "", ""),
+        ("atomic_add", NORETURN, "Rmw"), ("atomic_add", NORETURN, "Rmw")]
+    for flags, ref, want in ((64, 5, "f._refcount=6 /\\ f._pincount=1"), (0, 5, "f._refcount=1029 /\\ f._pincount=0"),
+                             (64, 0, "f._refcount=0 /\\ f._pincount=0")):
+        src = f"C g\n{{ struct page f = {{ ._refcount = {ref}, .flags = {flags} }}; }}\n" \
+              f"P0(struct page *f) {{ int r0; r0 = try_grab_folio(f); }}\nforall (0:r0={int(ref > 0)} /\\ {want})\n"
+        assert _verdicts(src) == ("Always",) * 3, (flags, ref)

@@ -33,14 +33,28 @@ EXPECTED = {
     "pin-overflow": ("Sometimes", "Sometimes", "Sometimes"),
     "anon-rmap-before": ("Never", "Never", "Sometimes"),
     "anon-rmap-after": ("Never", "Never", "Never"),
+    # issue 20: the thread's arguments and upstream's answers (tests/test_scenarios_thread.py)
+    "dirty-mkclean-vs-unpin": ("Sometimes", "Sometimes", "Sometimes"),
+    "fork-copy-pte-false-negative": ("Sometimes", "Sometimes", "Sometimes"),
+    "anon-one-pin-one-map": ("Sometimes", "Sometimes", "Sometimes"),
+    "mixed-put-page-put-user-page": ("Sometimes", "Sometimes", "Sometimes"),
+    # lkmm: smp_wmb() orders no load after the unordered atomic_add() pin (bias-barrier-posted's shape)
+    "stable-page-recheck": ("Never", "Never", "Sometimes"),
+    "separate-pin-bit": ("Sometimes", "Sometimes", "Sometimes"),
+    "folio-pincount": ("Never", "Never", "Never"),
+    "longterm-file-refused": ("Never", "Never", "Never"),
 }
-# full scenarios: name -> invariants violated under sc and tso
+# scenarios with invariants (named, or the built-in refcount one): name -> those violated under sc and tso
 INVARIANTS = {
     "bias-unsynchronized-full": {"no_dma_under_unpinned_writeback"},
     "bias-barrier-posted-full": set(),
     "bias-barrier-fixed-full": set(),
     "gup-fast-trylock": set(),
     "pin-overflow": {"page.refcount-nonnegative"},
+    "dirty-mkclean-vs-unpin": {"no_dma_during_io"},
+    "mixed-put-page-put-user-page": {"page.refcount-nonnegative"},
+    "stable-page-recheck": set(),
+    "longterm-file-refused": set(),
 }
 
 
@@ -160,6 +174,8 @@ def test_prelude_is_present_and_cites_the_kernel():
     for name in ("page_ref_count", "page_mapcount", "get_page", "put_page", "PageWriteback", "SetPageWriteback",
                  "TestSetPageWriteback", "end_page_writeback", "lock_page", "trylock_page", "unlock_page",
                  "wait_on_page_writeback", "wait_for_stable_page", "pin_user_pages", "unpin_user_page",
-                 "page_maybe_dma_pinned", "folio_maybe_dma_pinned", "folio_lock", "folio_wait_stable"):
+                 "page_maybe_dma_pinned", "folio_maybe_dma_pinned", "folio_lock", "folio_wait_stable",
+                 "page_dup_rmap", "clear_page_dirty_for_io", "folio_clear_dirty_for_io", "folio_test_large",
+                 "try_grab_folio"):
         assert f" {name}(" in text, name
     assert "Documentation/atomic_t.txt" in text and "GUP_PIN_COUNTING_BIAS (1U << 10)" in text
