@@ -4,9 +4,13 @@ words, the lkmm execution graph (and a refusal's cycle on it), and lkmm progress
 
 from __future__ import annotations
 
+import json
+import threading
+
 import pytest
 
 from pinrace.api import work
+from pinrace.api.pool import JobContext
 from pinrace.api.session import Session
 from pinrace.errors import ScheduleError
 from pinrace.library import find, load_program
@@ -134,11 +138,14 @@ def test_lkmm_progress_says_its_phase_and_counts_candidates_as_they_go():
             super().saw(states)
             seen.append(dict(self.latest))
 
-    ch = Recording(None)
+    ctx = JobContext(lambda item: None, 0, threading.Event())
+    ch = Recording(ctx)
     ch.start("lkmm")
     assert ch.latest["unit"] == "candidate executions" and ch.latest["phase"] == "paths"
     out = work._check(find("bias-barrier-posted-full").source, "lkmm", {"max_states": 500_000, "max_seconds": 30},
-                      None, ch)
+                      None, ch, ctx)
+    ch.finish()
+    out = {"result": json.loads(out["result"])}  # the worker's answer is JSON text
     assert out["result"]["observation"] == "Sometimes"
     assert seen[0]["phase"] == "paths" and seen[0]["states"] == 0  # enumerating paths: no candidate yet
     judged = [x["states"] for x in seen if x["phase"] == "executions"]
