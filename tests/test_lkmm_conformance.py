@@ -6,13 +6,15 @@ Runs only when the reference corpus is at ../shared/lkmm beside the repository.
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_LKMM, shared_lkmm_or_skip, shared_or_skip
+from conftest import SHARED_LKMM, herd7_or_skip, shared_lkmm_or_skip, shared_or_skip
 from pinrace.engine.models.lkmm import check
+from pinrace.formats.herd import herd_text
 from pinrace.library import load_program
 
 SHARED = SHARED_LKMM
@@ -41,6 +43,34 @@ def test_kernel_verdict(path):
     _shared()
     want = re.search(r"Result:\s*(\w+)", path.read_text()).group(1)
     assert check(load_program(path.read_text())).observation == want
+
+
+def _comparable(text: str) -> list[str]:
+    """herd7's lines less those that change from run to run (Time, Hash) and blank separators."""
+    return [ln for ln in text.splitlines() if ln and not ln.startswith(("Time ", "Hash="))]
+
+
+def test_kernel_tests_print_herd7s_output_line_for_line():
+    """herd7 itself runs the 35 kernel tests (a quarter of a second); pinrace must print its lines."""
+    _shared()
+    herd = herd7_or_skip()
+    tests = _kernel_tests()
+    out = subprocess.run([str(herd), *[p.name for p in tests]], cwd=tests[0].parent, capture_output=True,
+                         text=True, timeout=300)
+    blocks = re.split(r"(?m)^(?=Test )", out.stdout)
+    theirs = {b.split()[1]: b for b in blocks if b.startswith("Test ")}
+    assert len(theirs) == len(tests), out.stderr[-2000:]
+    for path in tests:
+        prog = load_program(path.read_text())
+        assert _comparable(herd_text(prog, check(prog))) == _comparable(theirs[prog.name]), path.name
+
+
+@pytest.mark.parametrize("path", _catalogue_tests(), ids=lambda p: p.stem)
+def test_catalogue_output_is_herd7s_line_for_line(path):
+    _shared()
+    prog = load_program(path.read_text())
+    expected = path.with_name(path.name + ".expected").read_text()
+    assert _comparable(herd_text(prog, check(prog))) == _comparable(expected)
 
 
 @pytest.mark.parametrize("path", _catalogue_tests(), ids=lambda p: p.stem)
