@@ -203,7 +203,9 @@ def test_herd7_reads_every_export(tmp_path):
 # page-lock scenarios take herd7 past an hour: docs/lkmm-coverage.md)
 HERD_FINISHES = ["anon-rmap-after", "anon-rmap-before", "bias-barrier-fixed", "bias-barrier-herd",
                  "bias-barrier-posted", "bias-false-positive", "bias-unsynchronized", "bias-unsynchronized-full",
-                 "foll-pin", "pin-overflow", "placeholder", "thread-false-negative"]
+                 "foll-pin", "pin-overflow", "placeholder", "thread-false-negative", "anon-one-pin-one-map",
+                 "folio-pincount", "fork-copy-pte-false-negative", "longterm-file-refused",
+                 "mixed-put-page-put-user-page", "separate-pin-bit", "stable-page-recheck"]
 
 
 def test_herd7_prints_what_pinrace_prints_on_the_exports(tmp_path):
