@@ -51,7 +51,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("base", help="e.g. http://127.0.0.1:8000")
     ap.add_argument("--wait", type=float, default=60.0, help="seconds to wait for /api/health (default 60)")
-    ap.add_argument("--builtins", type=int, default=17, help="how many built-ins /api/protocols must list")
+    ap.add_argument("--builtins", type=int, required=True,
+                    help="how many built-ins /api/protocols must list (the checkout's protocols/*.litmus)")
     ap.add_argument("--same-as", type=Path, metavar="DIR",
                     help="a checkout's frontend/: / and its scripts must be these files, byte for byte")
     args = ap.parse_args()

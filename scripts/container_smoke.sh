@@ -72,7 +72,9 @@ say "podman run -p 127.0.0.1:$port:8000 (the image's own command)"
 # healthchecks are run by hand below: podman would start them with systemd timers, absent here
 "${P[@]}" run -d --name "$name" "${L[@]}" -p "127.0.0.1:$port:8000" "$image" >/dev/null 2>"$work/run.err" \
   || fail "the container did not start: $(tail -n 3 "$work/run.err" | tr '\n' ' ')"
-python3 scripts/ask_app.py "http://127.0.0.1:$port" --same-as frontend \
+# the image must list every built-in the checkout has
+builtins=$(find protocols -maxdepth 1 -name '*.litmus' | wc -l)
+python3 scripts/ask_app.py "http://127.0.0.1:$port" --same-as frontend --builtins "$builtins" \
   || { "${P[@]}" logs "$name" 2>&1 | tail -n 20 >&2; fail "the container answered wrong"; }
 
 uid=$("${P[@]}" exec "$name" id -u)
