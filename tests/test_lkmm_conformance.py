@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_LKMM, herd7_or_skip, shared_lkmm_or_skip, shared_or_skip
+from conftest import ROOT, SHARED_LKMM, herd7_or_skip, shared_lkmm_or_skip, shared_or_skip
 from pinrace.engine.models.lkmm import check
 from pinrace.formats.herd import herd_text
 from pinrace.library import load_program
@@ -46,8 +47,11 @@ def test_kernel_verdict(path):
 
 
 def _comparable(text: str) -> list[str]:
-    """herd7's lines less those that change from run to run (Time, Hash) and blank separators."""
-    return [ln for ln in text.splitlines() if ln and not ln.startswith(("Time ", "Hash="))]
+    """herd7's lines less those that change from run to run (Time, Hash): bench/differential.py's."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from differential import comparable
+
+    return comparable(text)
 
 
 def test_kernel_tests_print_herd7s_output_line_for_line():
