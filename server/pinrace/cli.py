@@ -474,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=["sc", "tso", "lkmm", "all"], default="sc")
     p.add_argument("--json", action="store_true")
     p.add_argument("--loop-bound", type=int, default=None, metavar="N",
-                   help="times each loop may go round (default: the scenario's PINRACE_LOOP_BOUND, else 4)")
+                   help="times each loop may go round (default: the scenario's PINRACE_LOOP_BOUND, else 2 as herd7)")
     budgets(p)
     p.set_defaults(func=cmd_check)
 

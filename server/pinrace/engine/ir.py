@@ -209,7 +209,7 @@ class Program:
     condition: object | None  # ast.Condition
     filter: object | None  # ast.Prop
     source: str = ""
-    loop_bound: int = 4
+    loop_bound: int = 2  # herd7's -unroll default, as lang.compile.DEFAULT_LOOP_BOUND
     invariants: list = field(default_factory=list)  # list[(name, Prop)] checked in every state
     filter_locs: list = field(default_factory=list)  # list[CLoc] the filter reads beyond `observed`
     meta: dict = field(default_factory=dict)
