@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from pinrace.engine.models.lkmm import check
 from pinrace.engine.models.sc import SC
+from pinrace.explore.budget import Budget
 from pinrace.explore.search import explore
 from pinrace.lang.compile import compile_source
 
@@ -44,12 +45,15 @@ def litmus(draw) -> str:
     return "C random\n{}\n" + "\n".join(threads) + f"\nexists ({cond})\n"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomized: the same 60 programs on every run, so a slow one is found here, not by chance in
+# CI; lkmm gets time enough for the slowest shapes this strategy writes (three CPUs with four
+# RMWs on one location take ~25 s on a loaded machine: the value sets over-approximate)
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(litmus())
 def test_sc_states_are_lkmm_states(src):
     prog = compile_source(src)
     sc = explore(SC(prog))
-    lk = check(prog)
+    lk = check(prog, Budget(max_seconds=600))
     assert sc.incomplete is None and lk.incomplete is None
     sc_states = {tuple(f.values.items()) for f in sc.finals}
     lk_states = {tuple(f.values.items()) for f in lk.finals}
