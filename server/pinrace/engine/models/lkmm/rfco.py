@@ -160,35 +160,54 @@ def _ordinary_choices(st, evs: list[int], iw: int, reads: list[int], writes: lis
             if _ok(st, evs, rf, order):
                 out.append((rf, order, dict(val)))
 
-    def extend(order: list[int], left: set, forced: dict, val: dict) -> None:
-        if not left:
-            finish(order, forced, val)
-            return
+    # co built one write at a time, depth first with an explicit stack (a location may have
+    # thousands of writes: no recursion per write)
+    order, left, forced, val = [iw], set(wset), {}, {iw: events[iw].value}
+    if not left:
+        finish(order, forced, val)
+        return out
+    levels = [iter(sorted(left))]  # per position in co after iw: the writes still to try there
+    placed: list[tuple[int, int | None]] = []  # per position: the write put there, its RMW read
+    while levels:
+        w = next(levels[-1], None)
+        if w is None:  # every write tried at this position: take back the one before it
+            levels.pop()
+            if placed:
+                w, r = placed.pop()
+                order.pop()
+                del val[w]
+                left.add(w)
+                if r is not None:
+                    del forced[r]
+            continue
+        if before[w] & left:
+            continue
         prev = val[order[-1]]
-        for w in sorted(left):
-            if before[w] & left:
+        r = rmw_read.get(w)
+        op = events[w].op
+        if op is not None:  # value resolved here: the op applied to what w overwrites
+            try:
+                val[w] = op[1] if op[0] == "=" else apply_op(op[0], prev, op[1])
+            except EvalError:
+                continue  # e.g. arithmetic on a pointer value: no such execution
+        else:
+            if r is not None and prev != events[r].value:
                 continue
-            r = rmw_read.get(w)
-            op = events[w].op
-            if op is not None:  # value resolved here: the op applied to what w overwrites
-                try:
-                    val[w] = op[1] if op[0] == "=" else apply_op(op[0], prev, op[1])
-                except EvalError:
-                    continue  # e.g. arithmetic on a pointer value: no such execution
-            else:
-                if r is not None and prev != events[r].value:
-                    continue
-                val[w] = events[w].value
-            if r is not None:
-                forced[r] = order[-1]
-            order.append(w)
-            extend(order, left - {w}, forced, val)
-            order.pop()
-            del val[w]
-            if r is not None:
-                del forced[r]
-
-    extend([iw], wset, {}, {iw: events[iw].value})
+            val[w] = events[w].value
+        if r is not None:
+            forced[r] = order[-1]
+        order.append(w)
+        left.discard(w)
+        if left:
+            placed.append((w, r))
+            levels.append(iter(sorted(left)))
+            continue
+        finish(order, forced, val)  # the last write: one whole co order
+        order.pop()
+        del val[w]
+        left.add(w)
+        if r is not None:
+            del forced[r]
     return out
 
 
