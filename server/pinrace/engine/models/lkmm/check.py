@@ -12,7 +12,7 @@ from ...condition import holds
 from .cat import judge
 from .events import Structure
 from .paths import LOCK_TAGS, value_domains
-from .relations import bits, plus
+from .relations import acyclic, bits, plus
 from .rfco import ChoiceCache
 
 __all__ = ["check"]
@@ -112,20 +112,7 @@ def _self_justified(st: Structure, rfd: dict) -> str | None:
     for r, x in enumerate(data):
         if x:
             rows[r] |= x
-    indeg = [0] * st.n
-    for x in rows:
-        for j in bits(x):
-            indeg[j] += 1
-    ready = [i for i in range(st.n) if not indeg[i]]
-    seen = 0
-    while ready:
-        i = ready.pop()
-        seen += 1
-        for j in bits(rows[i]):
-            indeg[j] -= 1
-            if not indeg[j]:
-                ready.append(j)
-    if seen == st.n:
+    if acyclic(rows):
         return None
     reach = plus(rows)
     for r, x in enumerate(data):

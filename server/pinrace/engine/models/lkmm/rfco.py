@@ -7,7 +7,7 @@ from itertools import permutations, product
 from ....errors import Unsupported
 from ...expr import EvalError, apply_op
 from .paths import LOCK_TAGS
-from .relations import bits
+from .relations import acyclic, bits
 
 __all__ = ["location_choices", "ChoiceCache"]
 
@@ -29,21 +29,7 @@ def _ok(st, evs: list[int], rf: dict, order: list[int]) -> bool:
         p = pos.get(w)
         if p is not None and p + 1 < len(order):
             rows[ix[r]] |= 1 << ix[order[p + 1]]  # fr to the co-successor (co is transitive)
-    # acyclicity by Kahn's algorithm
-    indeg = [0] * k
-    for x in rows:
-        for j in bits(x):
-            indeg[j] += 1
-    stack = [i for i in range(k) if indeg[i] == 0]
-    seen = 0
-    while stack:
-        i = stack.pop()
-        seen += 1
-        for j in bits(rows[i]):
-            indeg[j] -= 1
-            if indeg[j] == 0:
-                stack.append(j)
-    if seen != k:
+    if not acyclic(rows):
         return False
     # atomic: for an rmw pair (r, w), no w' with r fre w' and w' coe w
     for r in evs:
