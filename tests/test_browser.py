@@ -79,16 +79,21 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-@pytest.fixture
-def page(browser: Browser, base_url: str) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=base_url)
-    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+def _watched(ctx) -> Iterator[Page]:
+    """A page of `ctx` for one test; any JavaScript error it raised fails the test after it."""
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     yield pg
     ctx.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, base_url=base_url)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    yield from _watched(ctx)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -389,24 +394,14 @@ NO_MIDWORD = """(sel) => {
 @pytest.fixture
 def phone(browser: Browser, base_url: str) -> Iterator[Page]:
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, base_url=base_url, is_mobile=True, has_touch=True)
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    ctx.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    yield from _watched(ctx)
 
 
 @pytest.fixture
 def screen(browser: Browser, base_url: str) -> Iterator[Page]:
     """The README's screen: 1280×800."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=base_url)
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    ctx.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    yield from _watched(ctx)
 
 
 def ready(page: Page) -> None:
